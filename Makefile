@@ -1,0 +1,50 @@
+# Everything a fresh machine needs is installed by these targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
+NUMWORDS ?= 10
+
+.PHONY: setup demo test lint typecheck wheel bench clean
+
+setup: $(PY_STAMP) $(NPM_STAMP)
+
+$(PY_STAMP): pyproject.toml nodetask/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ./nodetask -e '.[dev]'
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+## demo: the main job (for now: nodetask over the sample texts in data/)
+demo: $(PY_STAMP)
+	@for f in data/*.txt; do \
+		$(BIN)/nodetask --filepath "$$f" --numwords $(NUMWORDS) --no-upload --output-dir build/demo || exit $$?; \
+		echo; \
+	done
+
+## test: ruff, mypy and every test
+test: lint typecheck $(NPM_STAMP)
+	$(BIN)/pytest
+
+lint: $(PY_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(PY_STAMP)
+	$(BIN)/mypy
+
+## wheel: the nodetask wheel a pool's StartTask installs, into build/wheels
+wheel: $(PY_STAMP)
+	$(BIN)/python -m build --wheel --outdir build/wheels nodetask
+
+## bench: nodetask throughput and memory (SIZES in MB, e.g. make bench SIZES="100 1000")
+SIZES ?= 100
+bench: $(PY_STAMP)
+	$(BIN)/python bench/nodetask_bench.py --sizes $(SIZES)
+
+clean:
+	rm -rf $(VENV) node_modules build dist bench/corpus

@@ -1,0 +1,231 @@
+"""The ``nodetask`` command: count the top N words of one file and upload the result."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ._count import count_file
+from ._exceptions import ExitCode, InputError, NodetaskError, UsageError
+from ._report import BatchContext, WordCountReport, counts_file_bytes
+from ._upload import OutputBlob, ResultUploader, container_url_for, redact
+
+SAS_ENV = "NODETASK_SAS_TOKEN"
+EXIT_CODES_HELP = "\n".join(f"  {code.value}  {code.name.lower().replace('_', ' ')}" for code in ExitCode)
+
+
+def _positive(name: str, minimum: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, not {value!r}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be at least {minimum}, not {number}")
+        return number
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nodetask",
+        description=(
+            "Count the top N words of one UTF-8 text file (the 2016 Azure Batch "
+            "tutorial's rule), write the result beside it and upload it to a "
+            "blob container with a write-only SAS."
+        ),
+        epilog=(
+            "Words: split on whitespace, ASCII punctuation stripped from both ends, "
+            "case-sensitive unless --ignore-case; empty tokens and a leading "
+            "byte-order mark are dropped. Ties: count descending, then the word "
+            "in code-point order.\n\nExit codes:\n" + EXIT_CODES_HELP
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--filepath", required=True, help="the text file to count")
+    parser.add_argument(
+        "--numwords", type=_positive("--numwords", 1), default=10, help="how many top words (default 10)"
+    )
+    where = parser.add_argument_group("upload destination")
+    where.add_argument(
+        "--container-url",
+        help="full container URL, e.g. an emulator's http://127.0.0.1:PORT/devstoreaccount1/output",
+    )
+    where.add_argument("--storageaccount", help="storage account name (with --storagecontainer)")
+    where.add_argument("--storagecontainer", help="container name (with --storageaccount)")
+    where.add_argument(
+        "--endpoint-suffix",
+        default="core.windows.net",
+        help="blob endpoint suffix (default core.windows.net)",
+    )
+    where.add_argument(
+        "--sastoken",
+        help=f"container SAS with create+write permission; prefer the {SAS_ENV} environment variable, "
+        "which keeps it off the command line",
+    )
+    where.add_argument("--blob-prefix", default="", help="prefix for the uploaded blob names, e.g. JOB/")
+    where.add_argument("--no-upload", action="store_true", help="only write the result locally")
+    where.add_argument("--overwrite", action="store_true", help="replace an existing, different result")
+    where.add_argument(
+        "--retries", type=_positive("--retries", 0), default=3, help="storage retries (default 3)"
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument("--output-dir", help="where to write the result (default: beside the input)")
+    out.add_argument(
+        "--format", choices=("text", "json"), default="text", help="result format (default text)"
+    )
+    out.add_argument(
+        "--ignore-case", action="store_true", help="count words case-insensitively (lower-cased)"
+    )
+    out.add_argument(
+        "--errors",
+        choices=("strict", "replace"),
+        default="strict",
+        help="undecodable bytes: fail (strict, default) or count with U+FFFD (replace)",
+    )
+    out.add_argument("--allow-empty", action="store_true", help="accept an input with no words")
+    out.add_argument(
+        "--workers",
+        type=_positive("--workers", 1),
+        default=1,
+        help="processes counting one large file (default 1)",
+    )
+    out.add_argument("--quiet", action="store_true", help="do not print the result table")
+    return parser
+
+
+def _resolve_destination(args: argparse.Namespace) -> tuple[str, str] | None:
+    """(container URL without SAS, SAS) or None for --no-upload."""
+    if args.no_upload:
+        return None
+    url: str | None = args.container_url
+    if url and (args.storageaccount or args.storagecontainer):
+        raise UsageError("give either --container-url or --storageaccount/--storagecontainer, not both")
+    if not url:
+        if not (args.storageaccount and args.storagecontainer):
+            raise UsageError(
+                "no upload destination: give --container-url, or --storageaccount and "
+                "--storagecontainer, or pass --no-upload to keep the result local"
+            )
+        url = container_url_for(args.storageaccount, args.storagecontainer, args.endpoint_suffix)
+    sas = args.sastoken or ""
+    if "?" in url:
+        url, _, query = url.partition("?")
+        if sas and query:
+            raise UsageError("the SAS is given twice: in --container-url and in --sastoken; keep one")
+        sas = sas or query
+    sas = sas or os.environ.get(SAS_ENV, "")
+    if not sas:
+        raise UsageError(
+            f"no SAS for {redact(url)}: set {SAS_ENV} (or --sastoken) to a container SAS "
+            "with create+write permission"
+        )
+    return url.rstrip("/"), sas
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside the target, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        tmp.write(data)
+    os.replace(tmp.name, path)
+
+
+def _progress(done: int, total: int) -> None:
+    if total:
+        print(f"\rnodetask: {done / total:6.1%} of {total:,} bytes", end="", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    destination = _resolve_destination(args)
+    uploader = None
+    if destination is not None:
+        container_url, sas = destination
+        uploader = ResultUploader(container_url, sas, retries=args.retries)
+
+    input_path = Path(args.filepath)
+    show_progress = sys.stderr.isatty() and not args.quiet
+    started = time.perf_counter()
+    counts = count_file(
+        str(input_path),
+        ignore_case=args.ignore_case,
+        errors=args.errors,
+        workers=args.workers,
+        progress=_progress if show_progress else None,
+    )
+    if show_progress:
+        print(file=sys.stderr)
+    if not counts.counts and not args.allow_empty:
+        what = "is empty" if counts.bytes_read == 0 else f"has no words in {counts.bytes_read:,} bytes"
+        raise InputError(f"{input_path}: {what}; remove it from the inputs or pass --allow-empty")
+    report = WordCountReport(
+        input_name=input_path.name,
+        counts=counts,
+        numwords=args.numwords,
+        ignore_case=args.ignore_case,
+        errors=args.errors,
+        elapsed_seconds=time.perf_counter() - started,
+        batch=BatchContext.from_environ(),
+    )
+
+    output_dir = Path(args.output_dir) if args.output_dir else input_path.parent
+    suffix = ".json" if args.format == "json" else input_path.suffix
+    result_name = f"{input_path.stem}_OUTPUT{suffix}"
+    counts_name = f"{input_path.stem}_COUNTS.tsv.gz"
+    rendered = report.to_json() if args.format == "json" else report.to_text()
+    counts_data = counts_file_bytes(counts)
+    _write_atomically(output_dir / counts_name, counts_data)
+    _write_atomically(output_dir / result_name, rendered.encode("utf-8"))
+    if not args.quiet:
+        sys.stdout.write(rendered)
+    print(f"nodetask: wrote {output_dir / result_name} and {counts_name}", file=sys.stderr)
+
+    if uploader is not None:
+        content_type = "application/json" if args.format == "json" else "text/plain; charset=utf-8"
+        # The counts file first: a result blob means its counts are there too.
+        for blob in (
+            OutputBlob(
+                args.blob_prefix + counts_name,
+                counts_data,
+                "application/gzip",
+                digest=hashlib.sha256(counts_data).hexdigest(),
+            ),
+            OutputBlob(
+                args.blob_prefix + result_name, rendered.encode("utf-8"), content_type, digest=report.digest()
+            ),
+        ):
+            outcome = uploader.upload(blob, overwrite=args.overwrite)
+            print(f"nodetask: {outcome} {uploader.describe(blob.name)}", file=sys.stderr)
+    return ExitCode.OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run nodetask; returns the process exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the usage error
+        return int(exc.code or 0)
+    try:
+        return run(args)
+    except NodetaskError as exc:
+        print(f"nodetask: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("nodetask: interrupted", file=sys.stderr)
+        return 130
+
+
+def entrypoint() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entrypoint()

@@ -1,0 +1,243 @@
+"""Streaming word counting with the 2016 tutorial's word rule.
+
+The rule: split the text on whitespace (``str.split()``), strip ASCII
+punctuation (``string.punctuation``) from both ends of each token, count
+case-sensitively. Unlike the tutorial, tokens that are empty after stripping
+are dropped and a leading UTF-8 byte-order mark is removed.
+
+The file is read in fixed-size chunks, so memory grows with the vocabulary and
+never with the file size. Raw tokens are counted by ``Counter`` (in C); the
+punctuation rule runs once per distinct token at the end, not once per word.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import heapq
+import itertools
+import os
+import re
+import string
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from ._exceptions import InputError
+
+PUNCTUATION = string.punctuation
+CHUNK_BYTES = 2 * 1024 * 1024
+#: A "word" longer than this is not text; refusing it keeps memory bounded.
+MAX_TOKEN_CHARS = 16 * 1024 * 1024
+#: ASCII whitespace is whitespace to ``str.split()`` too and never occurs
+#: inside a multi-byte UTF-8 sequence, so it is a safe place to split a file.
+_ASCII_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]")
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class WordCounts:
+    """Every word of one input with its count, plus facts about the input."""
+
+    counts: Counter[str]
+    bytes_read: int
+    sha256: str
+
+    @property
+    def total_words(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def distinct_words(self) -> int:
+        return len(self.counts)
+
+
+def _rank(item: tuple[str, int]) -> tuple[int, str]:
+    return (-item[1], item[0])
+
+
+def top_words(counts: Counter[str], numwords: int) -> list[tuple[str, int]]:
+    """The ``numwords`` most frequent words: count descending, then the word
+    ascending (by code point), so ties always come out in the same order."""
+    return heapq.nsmallest(numwords, counts.items(), key=_rank)
+
+
+def ranked_words(counts: Counter[str]) -> list[tuple[str, int]]:
+    """Every word in the order of :func:`top_words`."""
+    return sorted(counts.items(), key=_rank)
+
+
+def normalize(raw: Counter[str], *, ignore_case: bool = False) -> Counter[str]:
+    """Apply the punctuation rule (and optional lower-casing) to raw tokens."""
+    words: Counter[str] = Counter()
+    for token, count in raw.items():
+        word = token.strip(PUNCTUATION)
+        if not word:
+            continue
+        if ignore_case:
+            word = word.lower()
+        words[word] += count
+    return words
+
+
+def _decode_error(path: str, position: int, errors: str) -> InputError:
+    return InputError(
+        f"{path}: not valid UTF-8 at byte offset {position}; convert the file to "
+        "UTF-8, or pass --errors replace to count it with undecodable bytes "
+        "replaced by U+FFFD"
+    )
+
+
+def _binary_error(path: str, position: int) -> InputError:
+    return InputError(
+        f"{path}: looks like a binary file (NUL byte at offset {position}); give nodetask a text file"
+    )
+
+
+def count_range(
+    path: str,
+    start: int,
+    end: int,
+    *,
+    errors: str = "strict",
+    hasher: hashlib._Hash | None = None,
+    progress: ProgressCallback | None = None,
+    total: int = 0,
+) -> Counter[str]:
+    """Count raw whitespace-separated tokens in bytes ``[start, end)`` of a file.
+
+    ``start`` must be 0 or just after an ASCII whitespace byte. A byte-order
+    mark is removed only at offset 0.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if start == 0 else "utf-8")(errors=errors)
+    raw: Counter[str] = Counter()
+    carry = ""
+    offset = start
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        while offset < end:
+            data = handle.read(min(CHUNK_BYTES, end - offset))
+            if not data:
+                break  # the file shrank while we read it
+            nul = data.find(b"\x00")
+            if nul >= 0:
+                raise _binary_error(path, offset + nul)
+            if hasher is not None:
+                hasher.update(data)
+            pending = len(decoder.getstate()[0])
+            try:
+                text = decoder.decode(data, final=offset + len(data) >= end)
+            except UnicodeDecodeError as exc:
+                raise _decode_error(path, offset - pending + exc.start, errors) from exc
+            offset += len(data)
+            if progress is not None:
+                progress(offset, total)
+            if not text:
+                continue
+            if carry:
+                text = carry + text
+                carry = ""
+            tokens = text.split()
+            # The last token may continue in the next chunk.
+            if tokens and offset < end and not text[-1].isspace():
+                carry = tokens.pop()
+                if len(carry) > MAX_TOKEN_CHARS:
+                    raise InputError(
+                        f"{path}: a single word longer than {MAX_TOKEN_CHARS:,} "
+                        f"characters ends near byte offset {offset}; this is not "
+                        "a text file nodetask can count"
+                    )
+            raw.update(tokens)
+    if carry:
+        raw[carry] += 1
+    return raw
+
+
+def split_points(path: str, size: int, parts: int) -> list[int]:
+    """Offsets that cut a file into up to ``parts`` ranges at whitespace."""
+    points = [0]
+    with open(path, "rb") as handle:
+        for index in range(1, parts):
+            position = max(size * index // parts, points[-1])
+            handle.seek(position)
+            while True:
+                block = handle.read(64 * 1024)
+                if not block:
+                    position = size
+                    break
+                match = _ASCII_SPACE.search(block)
+                if match:
+                    position += match.start() + 1
+                    break
+                position += len(block)
+            if points[-1] < position < size:
+                points.append(position)
+    points.append(size)
+    return points
+
+
+def _count_part(path: str, start: int, end: int, errors: str, ignore_case: bool) -> Counter[str]:
+    return normalize(count_range(path, start, end, errors=errors), ignore_case=ignore_case)
+
+
+def _hash_file(path: str, hasher: hashlib._Hash) -> None:
+    with open(path, "rb") as handle:
+        while block := handle.read(CHUNK_BYTES):
+            hasher.update(block)  # releases the GIL: runs beside the workers
+
+
+def count_file(
+    path: str,
+    *,
+    ignore_case: bool = False,
+    errors: str = "strict",
+    workers: int = 1,
+    progress: ProgressCallback | None = None,
+) -> WordCounts:
+    """Count every word of a UTF-8 text file.
+
+    With ``workers > 1`` the file is cut at whitespace into that many ranges,
+    counted by separate processes, and the counts are merged (exactly).
+    """
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file; check --filepath") from exc
+    except PermissionError as exc:
+        raise InputError(f"{path}: permission denied; make the file readable") from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"{path}: is a directory; give the path of a text file") from exc
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from exc
+
+    hasher = hashlib.sha256()
+    points = split_points(path, size, workers) if workers > 1 and size > CHUNK_BYTES else [0, size]
+    if len(points) <= 2:
+        raw = count_range(path, 0, size, errors=errors, hasher=hasher, progress=progress, total=size)
+        counts = normalize(raw, ignore_case=ignore_case)
+    else:
+        ranges = list(itertools.pairwise(points))
+        counts = Counter()
+        with ProcessPoolExecutor(max_workers=len(ranges)) as pool:
+            futures = [
+                pool.submit(_count_part, path, start, end, errors, ignore_case) for start, end in ranges
+            ]
+            # Started after the workers exist, so no thread is running at fork.
+            hashing = threading.Thread(target=_hash_file, args=(path, hasher), daemon=True)
+            hashing.start()
+            done = 0
+            for future, (start, end) in zip(futures, ranges, strict=True):
+                part = future.result()
+                if not counts:
+                    counts = part
+                else:
+                    counts.update(part)
+                done += end - start
+                if progress is not None:
+                    progress(done, size)
+        hashing.join()
+    return WordCounts(counts=counts, bytes_read=size, sha256=hasher.hexdigest())

@@ -1,0 +1,51 @@
+"""Errors of nodetask and the exit codes a Batch job can act on."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit codes; a Batch task's exit conditions are keyed on these."""
+
+    OK = 0
+    #: A bug in nodetask itself: report it.
+    INTERNAL = 1
+    #: Bad command line or settings: fix the task definition, do not retry.
+    USAGE = 2
+    #: The input file is missing, unreadable, binary, not UTF-8 or has no words.
+    BAD_INPUT = 3
+    #: Storage refused the request (SAS expired or lacking permission, container
+    #: missing): issue a new SAS or fix the destination, do not retry as is.
+    STORAGE_REFUSED = 4
+    #: Storage could not be reached or failed transiently: retry the task.
+    STORAGE_UNAVAILABLE = 5
+    #: A different result already exists under the output name: do not retry;
+    #: pass --overwrite to replace it on purpose.
+    OUTPUT_CONFLICT = 6
+
+
+class NodetaskError(Exception):
+    """Base class; ``str()`` is the message a user reads."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+
+class UsageError(NodetaskError):
+    exit_code = ExitCode.USAGE
+
+
+class InputError(NodetaskError):
+    exit_code = ExitCode.BAD_INPUT
+
+
+class StorageRefusedError(NodetaskError):
+    exit_code = ExitCode.STORAGE_REFUSED
+
+
+class StorageUnavailableError(NodetaskError):
+    exit_code = ExitCode.STORAGE_UNAVAILABLE
+
+
+class OutputConflictError(NodetaskError):
+    exit_code = ExitCode.OUTPUT_CONFLICT

@@ -1,0 +1,149 @@
+"""The result of one counted file: its table, its JSON form, its counts file."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ._count import WordCounts, ranked_words, top_words
+
+#: Format tag of the full-counts file; bump it when the layout changes.
+COUNTS_FORMAT = "nodetask-counts/1"
+COUNTS_HEADER = "word\tcount"
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """Where the task ran, from the ``AZ_BATCH_*`` variables a Batch node sets."""
+
+    node_id: str | None = None
+    task_id: str | None = None
+    job_id: str | None = None
+    pool_id: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> BatchContext:
+        env = os.environ if environ is None else environ
+        return cls(
+            node_id=env.get("AZ_BATCH_NODE_ID") or None,
+            task_id=env.get("AZ_BATCH_TASK_ID") or None,
+            job_id=env.get("AZ_BATCH_JOB_ID") or None,
+            pool_id=env.get("AZ_BATCH_POOL_ID") or None,
+        )
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"node": self.node_id, "task": self.task_id, "job": self.job_id, "pool": self.pool_id}
+
+    def __bool__(self) -> bool:
+        return any(self.as_dict().values())
+
+
+@dataclass(frozen=True)
+class WordCountReport:
+    """Everything nodetask reports about one input file."""
+
+    input_name: str
+    counts: WordCounts
+    numwords: int
+    ignore_case: bool
+    errors: str
+    elapsed_seconds: float
+    batch: BatchContext = field(default_factory=BatchContext)
+
+    @property
+    def top(self) -> list[tuple[str, int]]:
+        return top_words(self.counts.counts, self.numwords)
+
+    def _stable_fields(self) -> dict[str, object]:
+        """The fields that depend only on the input and the options."""
+        return {
+            "input": self.input_name,
+            "bytes_read": self.counts.bytes_read,
+            "sha256": self.counts.sha256,
+            "numwords": self.numwords,
+            "ignore_case": self.ignore_case,
+            "errors": self.errors,
+            "total_words": self.counts.total_words,
+            "distinct_words": self.counts.distinct_words,
+            "top": [{"word": word, "count": count} for word, count in self.top],
+        }
+
+    def digest(self) -> str:
+        """SHA-256 over the result itself, leaving out where and how fast it ran.
+
+        Two runs over the same bytes with the same options have the same digest
+        even on different nodes; the upload uses it to recognise a retried task.
+        """
+        canonical = json.dumps(self._stable_fields(), sort_keys=True, ensure_ascii=True)
+        return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+    def to_json(self) -> str:
+        document: dict[str, object] = {"format": "nodetask-result/1", **self._stable_fields()}
+        document["elapsed_seconds"] = round(self.elapsed_seconds, 3)
+        document["batch"] = self.batch.as_dict() if self.batch else None
+        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+    def to_text(self) -> str:
+        rule = "-" * 48
+        lines = [f"Top {self.numwords} words of {self.input_name}", rule]
+        for label, value in (
+            ("Node", self.batch.node_id),
+            ("Task", self.batch.task_id),
+            ("Job", self.batch.job_id),
+            ("Pool", self.batch.pool_id),
+        ):
+            if value:
+                lines.append(f"{label + ':':<7}{value}")
+        case = "case-insensitive" if self.ignore_case else "case-sensitive"
+        lines += [
+            f"Input: {self.counts.bytes_read:,} bytes, sha256 {self.counts.sha256}",
+            f"Words: {self.counts.total_words:,} total, {self.counts.distinct_words:,} distinct ({case})",
+            rule,
+        ]
+        top = self.top
+        if top:
+            width = max(4, *(len(word) for word, _ in top))
+            count_width = max(5, len(f"{top[0][1]:,}"))
+            lines.append(f"{'rank':>4}  {'word':<{width}}  {'count':>{count_width}}")
+            for rank, (word, count) in enumerate(top, start=1):
+                lines.append(f"{rank:>4}  {word:<{width}}  {count:>{count_width},}")
+        else:
+            lines.append("(no words)")
+        return "\n".join(lines) + "\n"
+
+
+def counts_file_bytes(counts: WordCounts) -> bytes:
+    """Every word and its count, gzip-compressed TSV, byte-for-byte reproducible.
+
+    Layout: a ``word<TAB>count`` header, then one line per word in rank order.
+    Words never contain tabs or newlines (they are split on whitespace), so
+    merging many files is a plain sum per word.
+    """
+    buffer = io.BytesIO()
+    # mtime=0 and no file name: the same counts always give the same bytes.
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=6) as gz:
+        text = io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
+        text.write(COUNTS_HEADER + "\n")
+        for word, count in ranked_words(counts.counts):
+            text.write(f"{word}\t{count}\n")
+        text.flush()
+        text.detach()
+    return buffer.getvalue()
+
+
+def read_counts_file(data: bytes) -> dict[str, int]:
+    """Parse what :func:`counts_file_bytes` wrote."""
+    lines = gzip.decompress(data).decode("utf-8").split("\n")
+    if lines[0] != COUNTS_HEADER:
+        raise ValueError(f"not a {COUNTS_FORMAT} file: header is {lines[0][:40]!r}")
+    counts: dict[str, int] = {}
+    for line in lines[1:]:
+        if line:
+            word, _, count = line.rpartition("\t")
+            counts[word] = int(count)
+    return counts

@@ -1,0 +1,77 @@
+"""Start and stop the Azurite blob emulator from the project's node_modules."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE_BLOB = ROOT / "node_modules" / ".bin" / "azurite-blob"
+#: Azurite's well-known development account (public, documented by Microsoft).
+ACCOUNT = "devstoreaccount1"
+KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+_LISTENING = re.compile(rb"listens on (http://127\.0\.0\.1:\d+)")
+
+
+@dataclass
+class Azurite:
+    """A running Azurite blob service."""
+
+    process: subprocess.Popen[bytes]
+    blob_endpoint: str
+    account: str = ACCOUNT
+    key: str = KEY
+
+    @property
+    def account_url(self) -> str:
+        return f"{self.blob_endpoint}/{self.account}"
+
+    def container_url(self, container: str) -> str:
+        return f"{self.account_url}/{container}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_azurite(data_dir: Path, *, timeout: float = 30.0) -> Azurite:
+    """Start Azurite on a free 127.0.0.1 port with its data in ``data_dir``."""
+    if not AZURITE_BLOB.exists():
+        raise RuntimeError(f"{AZURITE_BLOB} is missing; run `make setup` (npm ci) first")
+    log_path = data_dir / "azurite.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [
+            str(AZURITE_BLOB),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            "0",
+            "--location",
+            str(data_dir),
+            "--skipApiVersionCheck",
+            "--disableProductStyleUrl",
+            "--silent",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()  # the child holds its own handle; a file never fills like a pipe
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        match = _LISTENING.search(log_path.read_bytes())
+        if match:
+            return Azurite(process=process, blob_endpoint=match.group(1).decode())
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    output = log_path.read_bytes().decode(errors="replace")
+    raise RuntimeError(f"Azurite did not start within {timeout:.0f}s: {output}")
