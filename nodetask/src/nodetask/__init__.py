@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._count import WordCounts, count_file, normalize, top_words
 from ._exceptions import (
     ExitCode,
@@ -13,9 +15,22 @@ from ._exceptions import (
     UsageError,
 )
 from ._report import BatchContext, WordCountReport, counts_file_bytes, read_counts_file
-from ._upload import OutputBlob, ResultUploader
+
+if TYPE_CHECKING:
+    from ._upload import OutputBlob, ResultUploader
 
 __version__ = "0.1.0"
+_LAZY = {"OutputBlob", "ResultUploader"}
+
+
+def __getattr__(name: str) -> Any:
+    # azure-storage-blob costs ~35 MB and 0.3 s to import; a local count skips it.
+    if name in _LAZY:
+        from . import _upload  # noqa: PLC0415
+
+        return getattr(_upload, name)
+    raise AttributeError(f"module 'nodetask' has no attribute {name!r}")
+
 
 __all__ = [
     "BatchContext",

@@ -10,11 +10,14 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._count import count_file
 from ._exceptions import ExitCode, InputError, NodetaskError, UsageError
 from ._report import BatchContext, WordCountReport, counts_file_bytes
-from ._upload import OutputBlob, ResultUploader, container_url_for, redact
+
+if TYPE_CHECKING:
+    from ._upload import ResultUploader
 
 SAS_ENV = "NODETASK_SAS_TOKEN"
 EXIT_CODES_HELP = "\n".join(f"  {code.value}  {code.name.lower().replace('_', ' ')}" for code in ExitCode)
@@ -105,6 +108,8 @@ def _resolve_destination(args: argparse.Namespace) -> tuple[str, str] | None:
     """(container URL without SAS, SAS) or None for --no-upload."""
     if args.no_upload:
         return None
+    from ._upload import container_url_for, redact  # noqa: PLC0415 (heavy: see run())
+
     url: str | None = args.container_url
     if url and (args.storageaccount or args.storagecontainer):
         raise UsageError("give either --container-url or --storageaccount/--storagecontainer, not both")
@@ -145,8 +150,11 @@ def _progress(done: int, total: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     destination = _resolve_destination(args)
-    uploader = None
+    uploader: ResultUploader | None = None
     if destination is not None:
+        # Imported only to upload: azure-storage-blob is heavy for a local count.
+        from ._upload import ResultUploader  # noqa: PLC0415
+
         container_url, sas = destination
         uploader = ResultUploader(container_url, sas, retries=args.retries)
 
@@ -185,9 +193,11 @@ def run(args: argparse.Namespace) -> int:
     _write_atomically(output_dir / result_name, rendered.encode("utf-8"))
     if not args.quiet:
         sys.stdout.write(rendered)
-    print(f"nodetask: wrote {output_dir / result_name} and {counts_name}", file=sys.stderr)
+        print(f"nodetask: wrote {output_dir / result_name} and {counts_name}", file=sys.stderr)
 
     if uploader is not None:
+        from ._upload import OutputBlob  # noqa: PLC0415
+
         content_type = "application/json" if args.format == "json" else "text/plain; charset=utf-8"
         # The counts file first: a result blob means its counts are there too.
         for blob in (

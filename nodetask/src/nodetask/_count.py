@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from ._exceptions import InputError
 
 PUNCTUATION = string.punctuation
-CHUNK_BYTES = 2 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
 #: A "word" longer than this is not text; refusing it keeps memory bounded.
 MAX_TOKEN_CHARS = 16 * 1024 * 1024
 #: ASCII whitespace is whitespace to ``str.split()`` too and never occurs

@@ -1,0 +1,255 @@
+"""Throughput and peak memory of nodetask against the usual ways to count words.
+
+Generates its own corpora (an English-like text and a large-vocabulary text)
+of the sizes asked for, then runs on each file, as separate processes:
+
+- nodetask, one worker and ``--workers 2``;
+- the 2016 tutorial's approach (read everything, split, strip, ``Counter``);
+- ``tr -s '[:space:]' '\\n' | sort | uniq -c | sort -rn | head`` (LC_ALL=C);
+- ``wc -w`` (one pass and nothing else: the floor).
+
+and prints MB/s and peak memory: the proportional set size (PSS) summed over
+the whole process tree every 50 ms, so two workers count as two processes
+while the pages they share after fork count once. nodetask's full counts are checked against the
+tutorial's wherever the tutorial approach runs.
+
+    python bench/nodetask_bench.py --sizes 100 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import os
+import random
+import shutil
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MB = 1_000_000
+BLOCK_WORDS = 400_000
+COMMON = (
+    "the of and to a in that is was he for it with as his on be at by i this had not are but from or "
+    "have an they which one you were her all she there would their we him been has when who will more "
+    "no if out so said what up its about into than them can only other new some could time these two "
+    "may then do first any my now such like our over man me even most made after also did many before "
+    "must through back years where much your way well down should because each just those people how"
+).split()
+
+TUTORIAL = r"""
+import collections, hashlib, json, string, sys
+with open(sys.argv[1], encoding="utf-8-sig") as f:
+    words = [word.strip(string.punctuation) for word in f.read().split()]
+counts = collections.Counter(word for word in words if word)
+ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+digest = hashlib.sha256("".join(f"{w}\t{c}\n" for w, c in ranked).encode()).hexdigest()
+print(json.dumps({"top": counts.most_common(10), "sha256_of_counts": digest}))
+"""
+
+
+def _syllable_words(rng: random.Random, count: int, alphabet: str) -> list[str]:
+    words: set[str] = set()
+    while len(words) < count:
+        words.add("".join(rng.choice(alphabet) for _ in range(rng.randint(3, 11))))
+    return sorted(words)
+
+
+def _vocabulary(kind: str, rng: random.Random) -> tuple[list[str], list[float]]:
+    if kind == "english":
+        base = COMMON + _syllable_words(rng, 30_000, "etaoinshrdlucmfwypvbgk")
+        exponent = 1.1
+    else:
+        base = _syllable_words(rng, 400_000, string.ascii_lowercase + "éüößçñ")
+        exponent = 0.8
+    words: list[str] = []
+    weights: list[float] = []
+    for rank, word in enumerate(base, start=1):
+        weight = 1.0 / rank**exponent
+        for variant, share in (
+            (word, 0.84),
+            (word + ",", 0.07),
+            (word + ".", 0.05),
+            (word.capitalize(), 0.04),
+        ):
+            words.append(variant)
+            weights.append(weight * share)
+    return words, weights
+
+
+def make_corpus(kind: str, size_mb: int, directory: Path, seed: int = 2016) -> Path:
+    """A deterministic corpus of about ``size_mb`` MB, cached between runs."""
+    path = directory / f"{kind}-{size_mb}mb-{seed}.txt"
+    if path.exists() and path.stat().st_size >= size_mb * MB:
+        return path
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(f"{kind}-{seed}")
+    words, weights = _vocabulary(kind, rng)
+    cumulative = []
+    total = 0.0
+    for weight in weights:
+        total += weight
+        cumulative.append(total)
+    target = size_mb * MB
+    written = 0
+    partial = path.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8") as handle:
+        while written < target:
+            chosen = rng.choices(words, cum_weights=cumulative, k=BLOCK_WORDS)
+            lines = [" ".join(chosen[i : i + 12]) for i in range(0, len(chosen), 12)]
+            block = "\n".join(lines) + "\n"
+            before = written * 10 // target
+            written += handle.write(block)  # ASCII-dominated: chars ~ bytes
+            if written * 10 // target > before:
+                print(f"  generating {path.name}: {min(written / target, 1):4.0%}", file=sys.stderr)
+    partial.replace(path)
+    return path
+
+
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: shared pages (a forked worker's) count once in a sum."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii", errors="replace") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_memory_kb(root: int) -> int:
+    """Sum of PSS over ``root`` and its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                # The command name may hold spaces: the fields after ")" are fixed.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(entry)] = int(fields[1])
+    family = {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, parent in parents.items():
+            if parent in family and pid not in family:
+                family.add(pid)
+                changed = True
+    return sum(_pss_kb(pid) for pid in family)
+
+
+@dataclass
+class Measurement:
+    seconds: float
+    peak_rss_mb: float
+    stdout: str
+
+
+def measure(command: list[str], env: dict[str, str] | None = None) -> Measurement:
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_memory_kb(process.pid))
+            stop.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = process.communicate()
+    seconds = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[0]} exited {process.returncode}")
+    return Measurement(seconds, peak / 1024, out.decode("utf-8", errors="replace"))
+
+
+def _counts_digest(counts_file: Path) -> str:
+    body = gzip.decompress(counts_file.read_bytes()).decode("utf-8").split("\n", 1)[1]
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def bench_file(path: Path, skip_tutorial_above_mb: int) -> list[tuple[str, Measurement | None, str]]:
+    size_mb = path.stat().st_size / MB
+    nodetask = shutil.which("nodetask", path=str(Path(sys.executable).parent)) or "nodetask"
+    rows: list[tuple[str, Measurement | None, str]] = []
+    digests: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for workers in (1, 2):
+            out = Path(scratch) / f"w{workers}"
+            command = [nodetask, "--filepath", str(path), "--no-upload", "--quiet", "--output-dir", str(out)]
+            result = measure([*command, "--workers", str(workers)])
+            digests[f"nodetask-{workers}"] = _counts_digest(out / f"{path.stem}_COUNTS.tsv.gz")
+            rows.append((f"nodetask --workers {workers}", result, ""))
+    if size_mb <= skip_tutorial_above_mb:
+        result = measure([sys.executable, "-c", TUTORIAL, str(path)])
+        tutorial_digest = result.stdout.rsplit('"sha256_of_counts": "', 1)[1][:64]
+        same = all(digest == tutorial_digest for digest in digests.values())
+        rows.append(
+            ("tutorial (read all + Counter)", result, "counts identical" if same else "COUNTS DIFFER")
+        )
+    else:
+        rows.append(("tutorial (read all + Counter)", None, f"skipped above {skip_tutorial_above_mb} MB"))
+    env = {**os.environ, "LC_ALL": "C"}
+    pipeline = f"tr -s '[:space:]' '\\n' < '{path}' | sort | uniq -c | sort -rn | head -10"
+    rows.append(("tr | sort | uniq -c (LC_ALL=C)", measure(["bash", "-c", pipeline], env=env), "other rule"))
+    rows.append(("wc -w (one pass, the floor)", measure(["wc", "-w", str(path)], env=env), "no counting"))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100], help="corpus sizes in MB")
+    parser.add_argument(
+        "--kinds", nargs="+", choices=("english", "large-vocab"), default=["english", "large-vocab"]
+    )
+    parser.add_argument("--corpus-dir", type=Path, default=ROOT / "bench" / "corpus")
+    parser.add_argument(
+        "--skip-tutorial-above", type=int, default=1000, help="MB; the tutorial needs ~12x the file in RAM"
+    )
+    args = parser.parse_args(argv)
+    print(f"nodetask benchmark on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    columns = ("corpus", "method", "seconds", "MB/s", "vs tutorial", "peak mem MB")
+    header = "{:<20} {:<31} {:>8} {:>7} {:>11} {:>11}  note".format(*columns)
+    for kind in args.kinds:
+        for size in args.sizes:
+            path = make_corpus(kind, size, args.corpus_dir)
+            size_mb = path.stat().st_size / MB
+            label = f"{kind} {size_mb:,.0f} MB"
+            rows = bench_file(path, args.skip_tutorial_above)
+            baseline = next(
+                (r.seconds for m, r, _ in rows if r is not None and m.startswith("tutorial")), None
+            )
+            print(f"\n{header}\n{'-' * len(header)}")
+            for method, result, note in rows:
+                if result is None:
+                    print(f"{label:<20} {method:<31} {'-':>8} {'-':>7} {'-':>11} {'-':>11}  {note}")
+                    continue
+                ratio = f"{baseline / result.seconds:.2f}x" if baseline else "-"
+                print(
+                    f"{label:<20} {method:<31} {result.seconds:8.2f} {size_mb / result.seconds:7.1f} "
+                    f"{ratio:>11} {result.peak_rss_mb:11.0f}  {note}",
+                    flush=True,
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
