@@ -39,7 +39,7 @@ typecheck: $(PY_STAMP)
 
 ## wheel: the nodetask wheel a pool's StartTask installs, into build/wheels
 wheel: $(PY_STAMP)
-	$(BIN)/python -m build --wheel --outdir build/wheels nodetask
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir build/wheels ./nodetask
 
 ## bench: nodetask throughput and memory (SIZES in MB, e.g. make bench SIZES="100 1000")
 SIZES ?= 100

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -36,6 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1_000_000
 BLOCK_WORDS = 400_000
+#: Base words of the large-vocabulary corpus; with capitalised forms that is
+#: about twice as many distinct words, all of them seen by 100 MB.
+LARGE_VOCABULARY = 200_000
 COMMON = (
     "the of and to a in that is was he for it with as his on be at by i this had not are but from or "
     "have an they which one you were her all she there would their we him been has when who will more "
@@ -44,6 +48,8 @@ COMMON = (
     "must through back years where much your way well down should because each just those people how"
 ).split()
 
+#: The tutorial's peak memory is about this many times the file (measured).
+TUTORIAL_MEMORY_FACTOR = 16
 TUTORIAL = r"""
 import collections, hashlib, json, string, sys
 with open(sys.argv[1], encoding="utf-8-sig") as f:
@@ -67,7 +73,7 @@ def _vocabulary(kind: str, rng: random.Random) -> tuple[list[str], list[float]]:
         base = COMMON + _syllable_words(rng, 30_000, "etaoinshrdlucmfwypvbgk")
         exponent = 1.1
     else:
-        base = _syllable_words(rng, 400_000, string.ascii_lowercase + "éüößçñ")
+        base = _syllable_words(rng, LARGE_VOCABULARY, string.ascii_lowercase + "éüößçñ")
         exponent = 0.8
     words: list[str] = []
     weights: list[float] = []
@@ -100,13 +106,13 @@ def make_corpus(kind: str, size_mb: int, directory: Path, seed: int = 2016) -> P
     target = size_mb * MB
     written = 0
     partial = path.with_suffix(".partial")
-    with partial.open("w", encoding="utf-8") as handle:
+    with partial.open("wb") as handle:
         while written < target:
             chosen = rng.choices(words, cum_weights=cumulative, k=BLOCK_WORDS)
             lines = [" ".join(chosen[i : i + 12]) for i in range(0, len(chosen), 12)]
-            block = "\n".join(lines) + "\n"
+            block = ("\n".join(lines) + "\n").encode("utf-8")
             before = written * 10 // target
-            written += handle.write(block)  # ASCII-dominated: chars ~ bytes
+            written += handle.write(block)
             if written * 10 // target > before:
                 print(f"  generating {path.name}: {min(written / target, 1):4.0%}", file=sys.stderr)
     partial.replace(path)
@@ -152,7 +158,7 @@ def _tree_memory_kb(root: int) -> int:
 @dataclass
 class Measurement:
     seconds: float
-    peak_rss_mb: float
+    peak_mb: float
     stdout: str
 
 
@@ -184,32 +190,50 @@ def _counts_digest(counts_file: Path) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def bench_file(path: Path, skip_tutorial_above_mb: int) -> list[tuple[str, Measurement | None, str]]:
+def _available_mb() -> float:
+    with open("/proc/meminfo", encoding="ascii") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class FileResult:
+    rows: list[tuple[str, Measurement | None, str]]
+    total_words: int
+    distinct_words: int
+
+
+def bench_file(path: Path) -> FileResult:
     size_mb = path.stat().st_size / MB
     nodetask = shutil.which("nodetask", path=str(Path(sys.executable).parent)) or "nodetask"
     rows: list[tuple[str, Measurement | None, str]] = []
     digests: dict[str, str] = {}
+    summary: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for workers in (1, 2):
             out = Path(scratch) / f"w{workers}"
-            command = [nodetask, "--filepath", str(path), "--no-upload", "--quiet", "--output-dir", str(out)]
-            result = measure([*command, "--workers", str(workers)])
+            command = [nodetask, "--filepath", str(path), "--no-upload", "--quiet", "--format", "json"]
+            result = measure([*command, "--output-dir", str(out), "--workers", str(workers)])
             digests[f"nodetask-{workers}"] = _counts_digest(out / f"{path.stem}_COUNTS.tsv.gz")
+            summary = json.loads((out / f"{path.stem}_OUTPUT.json").read_text(encoding="utf-8"))
             rows.append((f"nodetask --workers {workers}", result, ""))
-    if size_mb <= skip_tutorial_above_mb:
+    needed_mb = TUTORIAL_MEMORY_FACTOR * size_mb
+    if needed_mb < _available_mb():
         result = measure([sys.executable, "-c", TUTORIAL, str(path)])
-        tutorial_digest = result.stdout.rsplit('"sha256_of_counts": "', 1)[1][:64]
+        tutorial_digest = json.loads(result.stdout)["sha256_of_counts"]
         same = all(digest == tutorial_digest for digest in digests.values())
         rows.append(
             ("tutorial (read all + Counter)", result, "counts identical" if same else "COUNTS DIFFER")
         )
     else:
-        rows.append(("tutorial (read all + Counter)", None, f"skipped above {skip_tutorial_above_mb} MB"))
+        rows.append(("tutorial (read all + Counter)", None, f"skipped: needs ~{needed_mb:,.0f} MB of RAM"))
     env = {**os.environ, "LC_ALL": "C"}
     pipeline = f"tr -s '[:space:]' '\\n' < '{path}' | sort | uniq -c | sort -rn | head -10"
     rows.append(("tr | sort | uniq -c (LC_ALL=C)", measure(["bash", "-c", pipeline], env=env), "other rule"))
     rows.append(("wc -w (one pass, the floor)", measure(["wc", "-w", str(path)], env=env), "no counting"))
-    return rows
+    return FileResult(rows, int(summary["total_words"]), int(summary["distinct_words"]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,9 +245,6 @@ def main(argv: list[str] | None = None) -> int:
         "--kinds", nargs="+", choices=("english", "large-vocab"), default=["english", "large-vocab"]
     )
     parser.add_argument("--corpus-dir", type=Path, default=ROOT / "bench" / "corpus")
-    parser.add_argument(
-        "--skip-tutorial-above", type=int, default=1000, help="MB; the tutorial needs ~12x the file in RAM"
-    )
     args = parser.parse_args(argv)
     print(f"nodetask benchmark on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     columns = ("corpus", "method", "seconds", "MB/s", "vs tutorial", "peak mem MB")
@@ -233,11 +254,15 @@ def main(argv: list[str] | None = None) -> int:
             path = make_corpus(kind, size, args.corpus_dir)
             size_mb = path.stat().st_size / MB
             label = f"{kind} {size_mb:,.0f} MB"
-            rows = bench_file(path, args.skip_tutorial_above)
+            measured = bench_file(path)
+            rows = measured.rows
             baseline = next(
                 (r.seconds for m, r, _ in rows if r is not None and m.startswith("tutorial")), None
             )
-            print(f"\n{header}\n{'-' * len(header)}")
+            print(
+                f"\n{label}: {measured.total_words:,} words, {measured.distinct_words:,} distinct"
+                f"\n{header}\n{'-' * len(header)}"
+            )
             for method, result, note in rows:
                 if result is None:
                     print(f"{label:<20} {method:<31} {'-':>8} {'-':>7} {'-':>11} {'-':>11}  {note}")
@@ -245,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = f"{baseline / result.seconds:.2f}x" if baseline else "-"
                 print(
                     f"{label:<20} {method:<31} {result.seconds:8.2f} {size_mb / result.seconds:7.1f} "
-                    f"{ratio:>11} {result.peak_rss_mb:11.0f}  {note}",
+                    f"{ratio:>11} {result.peak_mb:11.0f}  {note}",
                     flush=True,
                 )
     return 0

@@ -156,6 +156,14 @@ class TestErrors:
         assert "--errors replace" in capsys.readouterr().err
         assert main(local(path, tmp_path, "--errors", "replace")) == ExitCode.OK
 
+    def test_unwritable_output_dir(self, sample, tmp_path, capsys):
+        blocker = tmp_path / "a-file"
+        blocker.write_text("not a directory", encoding="utf-8")
+        assert main(local(sample, blocker / "out")) == ExitCode.USAGE
+        err = capsys.readouterr().err
+        assert "--output-dir" in err
+        assert str(blocker / "out") in err
+
     def test_no_destination(self, sample, capsys):
         assert main(["--filepath", str(sample)]) == ExitCode.USAGE
         err = capsys.readouterr().err

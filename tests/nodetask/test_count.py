@@ -74,6 +74,15 @@ class TestEncoding:
         ):
             count_file(path)
 
+    def test_error_offset_counts_the_byte_order_mark(self, tmp_path):
+        path = write(tmp_path, b"\xef\xbb\xbfab \xff")
+        with pytest.raises(InputError, match="byte offset 6"):
+            count_file(path)
+
+    def test_byte_order_mark_later_in_the_file_is_kept(self, tmp_path):
+        path = write(tmp_path, "a \ufeffb")
+        assert count_file(path).counts == Counter({"a": 1, "\ufeffb": 1})
+
     def test_errors_replace_counts_replacement_characters(self, tmp_path):
         path = write(tmp_path, b"good \xff words")
         assert count_file(path, errors="replace").counts == Counter({"good": 1, "\ufffd": 1, "words": 1})
@@ -110,6 +119,17 @@ class TestShapes:
         for sample in sorted(DATA.glob("*.txt")):
             expected = tutorial_counts(sample.read_text(encoding="utf-8-sig"))
             assert count_file(str(sample)).counts == expected, sample.name
+
+    @pytest.mark.parametrize("workers", [1, 2])
+    def test_folding_raw_tokens_never_changes_counts(self, monkeypatch, tmp_path, workers):
+        # Fold the raw tokens into words after (almost) every chunk.
+        monkeypatch.setattr(count_module, "RAW_TOKENS_LIMIT", 3)
+        monkeypatch.setattr(count_module, "CHUNK_BYTES", 256)
+        text = "".join((DATA / name).read_text(encoding="utf-8-sig") for name in sorted(DATA.iterdir()))
+        path = write(tmp_path, text * 3)
+        assert count_file(path, workers=workers).counts == tutorial_counts(text * 3)
+        lowered = count_file(path, workers=workers, ignore_case=True).counts
+        assert lowered == tutorial_counts(text * 3, ignore_case=True)
 
     def test_error_offset_is_exact_across_chunks(self, tmp_path, monkeypatch):
         monkeypatch.setattr(count_module, "CHUNK_BYTES", 5)

@@ -137,10 +137,19 @@ def _resolve_destination(args: argparse.Namespace) -> tuple[str, str] | None:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary file beside the target, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        tmp.write(data)
-    os.replace(tmp.name, path)
+    tmp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+            tmp_name = tmp.name
+            tmp.write(data)
+        os.replace(tmp_name, path)
+    except OSError as exc:
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)
+        raise UsageError(
+            f"cannot write {path} ({exc.strerror or exc}); choose a writable --output-dir"
+        ) from exc
 
 
 def _progress(done: int, total: int) -> None:

@@ -22,7 +22,7 @@ import string
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from ._exceptions import InputError
@@ -31,6 +31,8 @@ PUNCTUATION = string.punctuation
 CHUNK_BYTES = 1024 * 1024
 #: A "word" longer than this is not text; refusing it keeps memory bounded.
 MAX_TOKEN_CHARS = 16 * 1024 * 1024
+#: Distinct raw tokens held before they are folded into words.
+RAW_TOKENS_LIMIT = 500_000
 #: ASCII whitespace is whitespace to ``str.split()`` too and never occurs
 #: inside a multi-byte UTF-8 sequence, so it is a safe place to split a file.
 _ASCII_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]")
@@ -65,14 +67,20 @@ def top_words(counts: Counter[str], numwords: int) -> list[tuple[str, int]]:
     return heapq.nsmallest(numwords, counts.items(), key=_rank)
 
 
-def ranked_words(counts: Counter[str]) -> list[tuple[str, int]]:
+def ranked_words(counts: Counter[str]) -> list[str]:
     """Every word in the order of :func:`top_words`."""
-    return sorted(counts.items(), key=_rank)
+    # Two stable sorts instead of one on (-count, word) tuples: no tuple per word.
+    words = sorted(counts)
+    words.sort(key=counts.__getitem__, reverse=True)
+    return words
 
 
-def normalize(raw: Counter[str], *, ignore_case: bool = False) -> Counter[str]:
-    """Apply the punctuation rule (and optional lower-casing) to raw tokens."""
-    words: Counter[str] = Counter()
+def normalize(
+    raw: Counter[str], *, ignore_case: bool = False, into: Counter[str] | None = None
+) -> Counter[str]:
+    """Apply the punctuation rule (and optional lower-casing) to raw tokens,
+    adding the words to ``into`` (a new Counter by default)."""
+    words: Counter[str] = Counter() if into is None else into
     for token, count in raw.items():
         word = token.strip(PUNCTUATION)
         if not word:
@@ -102,18 +110,23 @@ def count_range(
     start: int,
     end: int,
     *,
+    ignore_case: bool = False,
     errors: str = "strict",
     hasher: hashlib._Hash | None = None,
     progress: ProgressCallback | None = None,
     total: int = 0,
 ) -> Counter[str]:
-    """Count raw whitespace-separated tokens in bytes ``[start, end)`` of a file.
+    """Count the words in bytes ``[start, end)`` of a file.
 
     ``start`` must be 0 or just after an ASCII whitespace byte. A byte-order
     mark is removed only at offset 0.
     """
-    decoder = codecs.getincrementaldecoder("utf-8-sig" if start == 0 else "utf-8")(errors=errors)
+    # Plain UTF-8 (not utf-8-sig) so error offsets stay exact; the mark is
+    # removed by hand below.
+    decoder = codecs.getincrementaldecoder("utf-8")(errors=errors)
+    at_file_start = start == 0
     raw: Counter[str] = Counter()
+    words: Counter[str] = Counter()
     carry = ""
     offset = start
     with open(path, "rb") as handle:
@@ -137,6 +150,9 @@ def count_range(
                 progress(offset, total)
             if not text:
                 continue
+            if at_file_start:
+                text = text.removeprefix("\ufeff")
+                at_file_start = False
             if carry:
                 text = carry + text
                 carry = ""
@@ -151,9 +167,14 @@ def count_range(
                         "a text file nodetask can count"
                     )
             raw.update(tokens)
+            if len(raw) > RAW_TOKENS_LIMIT:
+                # Punctuated variants ("word," "word.") multiply the raw
+                # vocabulary; folding keeps memory bound to the real one.
+                normalize(raw, ignore_case=ignore_case, into=words)
+                raw.clear()
     if carry:
         raw[carry] += 1
-    return raw
+    return normalize(raw, ignore_case=ignore_case, into=words)
 
 
 def split_points(path: str, size: int, parts: int) -> list[int]:
@@ -180,7 +201,7 @@ def split_points(path: str, size: int, parts: int) -> list[int]:
 
 
 def _count_part(path: str, start: int, end: int, errors: str, ignore_case: bool) -> Counter[str]:
-    return normalize(count_range(path, start, end, errors=errors), ignore_case=ignore_case)
+    return count_range(path, start, end, ignore_case=ignore_case, errors=errors)
 
 
 def _hash_file(path: str, hasher: hashlib._Hash) -> None:
@@ -217,26 +238,36 @@ def count_file(
     hasher = hashlib.sha256()
     points = split_points(path, size, workers) if workers > 1 and size > CHUNK_BYTES else [0, size]
     if len(points) <= 2:
-        raw = count_range(path, 0, size, errors=errors, hasher=hasher, progress=progress, total=size)
-        counts = normalize(raw, ignore_case=ignore_case)
+        counts = count_range(
+            path,
+            0,
+            size,
+            ignore_case=ignore_case,
+            errors=errors,
+            hasher=hasher,
+            progress=progress,
+            total=size,
+        )
     else:
-        ranges = list(itertools.pairwise(points))
         counts = Counter()
-        with ProcessPoolExecutor(max_workers=len(ranges)) as pool:
-            futures = [
-                pool.submit(_count_part, path, start, end, errors, ignore_case) for start, end in ranges
-            ]
+        with ProcessPoolExecutor(max_workers=len(points) - 1) as pool:
+            pending = {
+                pool.submit(_count_part, path, start, end, errors, ignore_case): end - start
+                for start, end in itertools.pairwise(points)
+            }
             # Started after the workers exist, so no thread is running at fork.
             hashing = threading.Thread(target=_hash_file, args=(path, hasher), daemon=True)
             hashing.start()
             done = 0
-            for future, (start, end) in zip(futures, ranges, strict=True):
+            for future in as_completed(pending):
+                # Merge each part as it arrives and drop it: one part in memory.
                 part = future.result()
-                if not counts:
-                    counts = part
-                else:
+                done += pending.pop(future)
+                if counts:
                     counts.update(part)
-                done += end - start
+                else:
+                    counts = part
+                del part, future
                 if progress is not None:
                     progress(done, size)
         hashing.join()

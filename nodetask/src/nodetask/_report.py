@@ -129,8 +129,8 @@ def counts_file_bytes(counts: WordCounts) -> bytes:
     with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=6) as gz:
         text = io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
         text.write(COUNTS_HEADER + "\n")
-        for word, count in ranked_words(counts.counts):
-            text.write(f"{word}\t{count}\n")
+        for word in ranked_words(counts.counts):
+            text.write(f"{word}\t{counts.counts[word]}\n")
         text.flush()
         text.detach()
     return buffer.getvalue()
