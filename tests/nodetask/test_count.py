@@ -44,6 +44,14 @@ class TestTutorialRule:
         assert result.counts == expected
         assert result.bytes_read == sample.stat().st_size
 
+    @pytest.mark.parametrize("chunk", [1, 3, 1024])
+    def test_ignore_case_final_sigma_across_chunks(self, tmp_path, monkeypatch, chunk):
+        # Lower-casing Σ depends on its neighbours: a cut word must not change it.
+        monkeypatch.setattr(count_module, "CHUNK_BYTES", chunk)
+        text = "ΟΔΟΣ, ΟΔΟΣ.Α «ΣΑΣ» 'Σ ΟΔΟΣ"
+        path = write(tmp_path, text)
+        assert count_file(path, ignore_case=True).counts == tutorial_counts(text, ignore_case=True)
+
     def test_ignore_case_lowercases_after_stripping(self, tmp_path):
         path = write(tmp_path, "The the THE, Straße STRASSE")
         counts = count_file(path, ignore_case=True).counts
@@ -123,7 +131,7 @@ class TestShapes:
     @pytest.mark.parametrize("workers", [1, 2])
     def test_folding_raw_tokens_never_changes_counts(self, monkeypatch, tmp_path, workers):
         # Fold the raw tokens into words after (almost) every chunk.
-        monkeypatch.setattr(count_module, "RAW_TOKENS_LIMIT", 3)
+        monkeypatch.setattr(count_module, "VARIANTS_LIMIT", 3)
         monkeypatch.setattr(count_module, "CHUNK_BYTES", 256)
         text = "".join((DATA / name).read_text(encoding="utf-8-sig") for name in sorted(DATA.iterdir()))
         path = write(tmp_path, text * 3)

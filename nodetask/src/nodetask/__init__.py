@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._count import WordCounts, count_file, normalize, top_words
+from ._count import WordCounts, count_file, top_words
 from ._exceptions import (
     ExitCode,
     InputError,
@@ -48,7 +48,6 @@ __all__ = [
     "__version__",
     "count_file",
     "counts_file_bytes",
-    "normalize",
     "read_counts_file",
     "top_words",
 ]

@@ -7,7 +7,8 @@ are dropped and a leading UTF-8 byte-order mark is removed.
 
 The file is read in fixed-size chunks, so memory grows with the vocabulary and
 never with the file size. Raw tokens are counted by ``Counter`` (in C); the
-punctuation rule runs once per distinct token at the end, not once per word.
+punctuation rule runs on distinct punctuated tokens only, when they are folded
+into their words (every so often, and at the end), not once per word.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ PUNCTUATION = string.punctuation
 CHUNK_BYTES = 1024 * 1024
 #: A "word" longer than this is not text; refusing it keeps memory bounded.
 MAX_TOKEN_CHARS = 16 * 1024 * 1024
-#: Distinct raw tokens held before they are folded into words.
-RAW_TOKENS_LIMIT = 500_000
+#: New distinct tokens allowed between two folds of punctuated variants.
+VARIANTS_LIMIT = 200_000
 #: ASCII whitespace is whitespace to ``str.split()`` too and never occurs
 #: inside a multi-byte UTF-8 sequence, so it is a safe place to split a file.
 _ASCII_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]")
@@ -75,20 +76,15 @@ def ranked_words(counts: Counter[str]) -> list[str]:
     return words
 
 
-def normalize(
-    raw: Counter[str], *, ignore_case: bool = False, into: Counter[str] | None = None
-) -> Counter[str]:
-    """Apply the punctuation rule (and optional lower-casing) to raw tokens,
-    adding the words to ``into`` (a new Counter by default)."""
-    words: Counter[str] = Counter() if into is None else into
-    for token, count in raw.items():
+def fold(counts: Counter[str]) -> None:
+    """Move the counts of punctuated tokens ("word," "(word") to their words,
+    in place; a token that is all punctuation is dropped."""
+    punctuated = [token for token in counts if token[0] in PUNCTUATION or token[-1] in PUNCTUATION]
+    for token in punctuated:
+        count = counts.pop(token)
         word = token.strip(PUNCTUATION)
-        if not word:
-            continue
-        if ignore_case:
-            word = word.lower()
-        words[word] += count
-    return words
+        if word:
+            counts[word] += count
 
 
 def _decode_error(path: str, position: int, errors: str) -> InputError:
@@ -125,8 +121,8 @@ def count_range(
     # removed by hand below.
     decoder = codecs.getincrementaldecoder("utf-8")(errors=errors)
     at_file_start = start == 0
-    raw: Counter[str] = Counter()
-    words: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    settled = 0  # distinct entries after the last fold
     carry = ""
     offset = start
     with open(path, "rb") as handle:
@@ -156,25 +152,28 @@ def count_range(
             if carry:
                 text = carry + text
                 carry = ""
-            tokens = text.split()
-            # The last token may continue in the next chunk.
-            if tokens and offset < end and not text[-1].isspace():
-                carry = tokens.pop()
+            if not text:
+                continue
+            # The last token may continue in the next chunk: hold it back raw.
+            if offset < end and not text[-1].isspace():
+                head = text.rsplit(None, 1)
+                text, carry = (head[0], head[1]) if len(head) == 2 else ("", head[0])
                 if len(carry) > MAX_TOKEN_CHARS:
                     raise InputError(
                         f"{path}: a single word longer than {MAX_TOKEN_CHARS:,} "
                         f"characters ends near byte offset {offset}; this is not "
                         "a text file nodetask can count"
                     )
-            raw.update(tokens)
-            if len(raw) > RAW_TOKENS_LIMIT:
-                # Punctuated variants ("word," "word.") multiply the raw
-                # vocabulary; folding keeps memory bound to the real one.
-                normalize(raw, ignore_case=ignore_case, into=words)
-                raw.clear()
+            # Lower-casing whole chunks equals lower-casing each stripped word:
+            # the stripped characters are ASCII and never change case context.
+            counts.update((text.lower() if ignore_case else text).split())
+            if len(counts) > settled + VARIANTS_LIMIT:
+                fold(counts)
+                settled = len(counts)
     if carry:
-        raw[carry] += 1
-    return normalize(raw, ignore_case=ignore_case, into=words)
+        counts[carry.lower() if ignore_case else carry] += 1
+    fold(counts)
+    return counts
 
 
 def split_points(path: str, size: int, parts: int) -> list[int]:

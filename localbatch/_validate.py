@@ -1,0 +1,118 @@
+"""Validation of request bodies, with the service's error codes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ._errors import BatchError, invalid_property, missing_property
+from ._timeutil import parse_duration
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+UPLOAD_CONDITIONS = {"tasksuccess", "taskfailure", "taskcompletion"}
+
+
+def require(body: dict[str, Any], name: str, prefix: str = "") -> Any:
+    value = body.get(name)
+    if value is None or value == "":
+        raise missing_property(prefix + name)
+    return value
+
+
+def check_id(value: object, name: str = "id") -> str:
+    if not isinstance(value, str) or not value:
+        raise missing_property(name)
+    if not ID_PATTERN.match(value):
+        raise invalid_property(
+            name,
+            value,
+            "The value may contain any combination of alphanumeric characters including hyphens "
+            "and underscores, and cannot contain more than 64 characters.",
+        )
+    return value
+
+
+def check_int(body: dict[str, Any], name: str, *, minimum: int, maximum: int | None = None) -> None:
+    value = body.get(name)
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise invalid_property(name, value, f"The value must be an integer of at least {minimum}.")
+    if maximum is not None and value > maximum:
+        raise invalid_property(name, value, f"The value must be at most {maximum}.")
+
+
+def check_resource_files(files: object, prefix: str) -> None:
+    if files is None:
+        return
+    if not isinstance(files, list):
+        raise invalid_property(prefix, files, "The value must be a list of resource files.")
+    for index, item in enumerate(files):
+        where = f"{prefix}[{index}]"
+        if not isinstance(item, dict):
+            raise invalid_property(where, item, "Each resource file must be an object.")
+        sources = [
+            key for key in ("httpUrl", "storageContainerUrl", "autoStorageContainerName") if item.get(key)
+        ]
+        if len(sources) != 1:
+            raise invalid_property(
+                where,
+                ", ".join(sources) or "none",
+                "Exactly one of httpUrl, storageContainerUrl or autoStorageContainerName must be given.",
+            )
+        if item.get("httpUrl") and not item.get("filePath"):
+            raise missing_property(f"{where}.filePath")
+        mode = item.get("fileMode")
+        if mode is not None and not re.fullmatch(r"0?[0-7]{3}", str(mode)):
+            raise invalid_property(f"{where}.fileMode", mode, "The value must be an octal mode such as 0770.")
+
+
+def check_output_files(files: object, prefix: str) -> None:
+    if files is None:
+        return
+    if not isinstance(files, list):
+        raise invalid_property(prefix, files, "The value must be a list of output files.")
+    for index, item in enumerate(files):
+        where = f"{prefix}[{index}]"
+        if not isinstance(item, dict):
+            raise invalid_property(where, item, "Each output file must be an object.")
+        require(item, "filePattern", where + ".")
+        container = (item.get("destination") or {}).get("container")
+        if not isinstance(container, dict):
+            raise missing_property(f"{where}.destination.container")
+        require(container, "containerUrl", f"{where}.destination.container.")
+        condition = str((item.get("uploadOptions") or {}).get("uploadCondition", "")).lower()
+        if condition not in UPLOAD_CONDITIONS:
+            raise invalid_property(
+                f"{where}.uploadOptions.uploadCondition",
+                condition,
+                "The value must be taskSuccess, taskFailure or taskCompletion.",
+            )
+
+
+def check_constraints(constraints: object, prefix: str) -> None:
+    if constraints is None:
+        return
+    if not isinstance(constraints, dict):
+        raise invalid_property(prefix, constraints, "The value must be an object.")
+    for name in ("maxWallClockTime", "retentionTime"):
+        if constraints.get(name) is not None:
+            parse_duration(f"{prefix}.{name}", constraints[name])
+    retries = constraints.get("maxTaskRetryCount")
+    if retries is not None and (not isinstance(retries, int) or retries < -1):
+        raise invalid_property(f"{prefix}.maxTaskRetryCount", retries, "The value must be -1 or more.")
+
+
+def check_task(body: object) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BatchError(400, "InvalidRequestBody", "The request body must be a JSON object.")
+    check_id(body.get("id"))
+    require(body, "commandLine")
+    check_resource_files(body.get("resourceFiles"), "resourceFiles")
+    check_output_files(body.get("outputFiles"), "outputFiles")
+    check_constraints(body.get("constraints"), "constraints")
+    check_int(body, "requiredSlots", minimum=1)
+    settings = body.get("environmentSettings") or []
+    if not isinstance(settings, list) or any(not isinstance(s, dict) or not s.get("name") for s in settings):
+        raise invalid_property("environmentSettings", settings, "Each setting needs a name.")
+    return body
