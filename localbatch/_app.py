@@ -133,6 +133,9 @@ async def _body(request: Request) -> Any:
 def build_app(service: BatchService, accounts: dict[str, str]) -> Starlette:
     """The ASGI application serving one account's Batch API."""
 
+    # Documents change under the scheduler's threads: read them under its lock.
+    lock = service.store.lock
+
     def call(function: Callable[..., Any], *args: Any) -> Awaitable[Any]:
         return run_in_threadpool(function, *args)
 
@@ -141,7 +144,8 @@ def build_app(service: BatchService, accounts: dict[str, str]) -> Starlette:
         if request.method == "POST":
             await call(service.create_pool, await _body(request))
             return Response(status_code=201, headers={"DataServiceId": f"{service.base_url}/pools"})
-        return _page(request, list(service.store.pools.values()))
+        with lock:
+            return _page(request, list(service.store.pools.values()))
 
     async def pool(request: Request) -> Response:
         pool_id = request.path_params["pool_id"]
@@ -150,8 +154,9 @@ def build_app(service: BatchService, accounts: dict[str, str]) -> Starlette:
             return _accepted()
         if request.method == "HEAD":
             return Response(status_code=200 if pool_id in service.store.pools else 404)
-        doc = service.get_pool(pool_id)
-        return _json(_select(doc, request.query_params.get("$select")), headers=_entity_headers(doc))
+        with lock:
+            doc = service.get_pool(pool_id)
+            return _json(_select(doc, request.query_params.get("$select")), headers=_entity_headers(doc))
 
     async def resize(request: Request) -> Response:
         await call(service.resize_pool, request.path_params["pool_id"], await _body(request))
@@ -159,12 +164,14 @@ def build_app(service: BatchService, accounts: dict[str, str]) -> Starlette:
 
     async def nodes(request: Request) -> Response:
         pool_id = request.path_params["pool_id"]
-        service.get_pool(pool_id)
-        return _page(request, list(service.store.nodes.get(pool_id, {}).values()))
+        with lock:
+            service.get_pool(pool_id)
+            return _page(request, list(service.store.nodes.get(pool_id, {}).values()))
 
     async def node(request: Request) -> Response:
-        doc = service.get_node(request.path_params["pool_id"], request.path_params["node_id"])
-        return _json(_select(doc, request.query_params.get("$select")), headers=_entity_headers(doc))
+        with lock:
+            doc = service.get_node(request.path_params["pool_id"], request.path_params["node_id"])
+            return _json(_select(doc, request.query_params.get("$select")), headers=_entity_headers(doc))
 
     async def reboot(request: Request) -> Response:
         await call(service.reboot_node, request.path_params["pool_id"], request.path_params["node_id"])
@@ -175,7 +182,8 @@ def build_app(service: BatchService, accounts: dict[str, str]) -> Starlette:
         if request.method == "POST":
             await call(service.create_job, await _body(request))
             return Response(status_code=201, headers={"DataServiceId": f"{service.base_url}/jobs"})
-        return _page(request, list(service.store.jobs.values()))
+        with lock:
+            return _page(request, list(service.store.jobs.values()))
 
     async def job(request: Request) -> Response:
         job_id = request.path_params["job_id"]
@@ -184,9 +192,11 @@ def build_app(service: BatchService, accounts: dict[str, str]) -> Starlette:
             return _accepted()
         if request.method in ("PATCH", "PUT"):
             await call(service.update_job, job_id, await _body(request), request.method == "PUT")
-            return _accepted(service.get_job(job_id), status=200)
-        doc = service.get_job(job_id)
-        return _json(_select(doc, request.query_params.get("$select")), headers=_entity_headers(doc))
+            with lock:
+                return _accepted(service.get_job(job_id), status=200)
+        with lock:
+            doc = service.get_job(job_id)
+            return _json(_select(doc, request.query_params.get("$select")), headers=_entity_headers(doc))
 
     async def terminate_job(request: Request) -> Response:
         body = await _body(request)
@@ -202,7 +212,8 @@ def build_app(service: BatchService, accounts: dict[str, str]) -> Starlette:
         if request.method == "POST":
             doc = await call(service.create_task, job_id, await _body(request))
             return Response(status_code=201, headers=_entity_headers(doc))
-        return _page(request, await call(service.list_tasks, job_id))
+        with lock:
+            return _page(request, service.list_tasks(job_id))
 
     async def task_collection(request: Request) -> Response:
         body = await _body(request)
@@ -222,8 +233,9 @@ def build_app(service: BatchService, accounts: dict[str, str]) -> Starlette:
         if request.method == "DELETE":
             await call(service.delete_task, job_id, task_id)
             return Response(status_code=200)
-        doc = service.get_task(job_id, task_id)
-        return _json(_select(doc, request.query_params.get("$select")), headers=_entity_headers(doc))
+        with lock:
+            doc = service.get_task(job_id, task_id)
+            return _json(_select(doc, request.query_params.get("$select")), headers=_entity_headers(doc))
 
     async def terminate_task(request: Request) -> Response:
         await call(service.terminate_task, request.path_params["job_id"], request.path_params["task_id"])

@@ -114,6 +114,7 @@ class BatchService:
 
     def _recover(self) -> None:
         with self.store.transaction():
+            self._rebase_urls()
             for job_id, tasks in self.store.tasks.items():
                 for task_id, task in tasks.items():
                     if task["state"] in ("running", "preparing"):
@@ -125,6 +126,20 @@ class BatchService:
                     node["runningTasksCount"] = 0
                     node["runningTaskSlotsCount"] = 0
                     self._boot_node(pool_id, node_id, node)
+
+    def _rebase_urls(self) -> None:
+        """The port changes between runs: point every document's url at this one."""
+        for pool_id, pool in self.store.pools.items():
+            pool["url"] = f"{self.base_url}/pools/{pool_id}"
+            self.store.put("pool", pool_id, pool)
+            for node_id, node in self.store.nodes.get(pool_id, {}).items():
+                node["url"] = f"{self.base_url}/pools/{pool_id}/nodes/{node_id}"
+        for job_id, job in self.store.jobs.items():
+            job["url"] = f"{self.base_url}/jobs/{job_id}"
+            self.store.put("job", job_id, job)
+            for task_id, task in self.store.tasks.get(job_id, {}).items():
+                task["url"] = f"{self.base_url}/jobs/{job_id}/tasks/{task_id}"
+                self.store.put("task", task_id, task, parent=job_id)
 
     def _spawn(self, target: Any, *args: Any, name: str) -> None:
         def run() -> None:

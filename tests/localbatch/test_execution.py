@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.batch import BatchClient
 from azure.batch import models as batch_models
 from azure.storage.blob import (
     BlobSasPermissions,
@@ -16,6 +17,7 @@ from azure.storage.blob import (
     generate_container_sas,
 )
 
+from localbatch import AutoStorage, LocalBatch
 from tests.localbatch.conftest import make_job, make_pool, py, wait_for, wait_idle, wait_task_done
 
 
@@ -246,3 +248,69 @@ def test_start_task_failure_keeps_the_node_from_running_tasks(client):
     make_job(client)
     client.create_task("job", batch_models.BatchTaskCreateOptions(id="never", command_line="true"))
     assert client.get_task("job", "never").state == "active"
+
+
+@pytest.mark.azurite
+def test_auto_storage_file_mode_and_failure_uploads(tmp_path, azurite, containers):
+    """A pool linked to Storage reads ``autoStorageContainerName``; a failed task
+    uploads only its taskFailure outputs."""
+    app, outputs = containers["app"], containers["output"]
+    app.upload_blob("bin/run.sh", b"#!/bin/sh\necho running; echo oops >&2; exit 4\n")
+    storage = AutoStorage(azurite.account_url, azurite.account, azurite.key)
+    output_url = container_sas_url(
+        azurite, outputs.container_name, ContainerSasPermissions(create=True, write=True)
+    )
+
+    def upload(pattern: str, path: str, condition: str) -> batch_models.OutputFile:
+        return batch_models.OutputFile(
+            file_pattern=pattern,
+            destination=batch_models.OutputFileDestination(
+                container=batch_models.OutputFileBlobContainerDestination(container_url=output_url, path=path)
+            ),
+            upload_options=batch_models.OutputFileUploadConfiguration(upload_condition=condition),
+        )
+
+    with LocalBatch(tmp_path / "lb", auto_storage=storage, scheduler_interval=0.05) as service:
+        client = BatchClient(service.endpoint, service.credential)
+        make_pool(client)
+        make_job(client)
+        client.create_task(
+            "job",
+            batch_models.BatchTaskCreateOptions(
+                id="script",
+                command_line="./tools/bin/run.sh",
+                resource_files=[
+                    batch_models.ResourceFile(
+                        auto_storage_container_name=app.container_name,
+                        blob_prefix="bin/",
+                        file_path="tools",
+                        file_mode="0755",
+                    )
+                ],
+                output_files=[
+                    upload("../stderr.txt", "on-failure/stderr.txt", "taskFailure"),
+                    upload("../stdout.txt", "on-success/stdout.txt", "taskSuccess"),
+                ],
+            ),
+        )
+        task = wait_task_done(client, "job", "script")
+    assert task.execution_info.exit_code == 4
+    assert task.execution_info.result == "failure"
+    assert outputs.download_blob("on-failure/stderr.txt").readall() == b"oops\n"
+    assert [blob.name for blob in outputs.list_blobs()] == ["on-failure/stderr.txt"]
+
+
+def test_resource_file_download_failure(client):
+    make_pool(client)
+    make_job(client)
+    client.create_task(
+        "job",
+        batch_models.BatchTaskCreateOptions(
+            id="fetch",
+            command_line="true",
+            resource_files=[batch_models.ResourceFile(http_url="http://127.0.0.1:9/missing", file_path="x")],
+        ),
+    )
+    task = wait_task_done(client, "job", "fetch")
+    assert task.execution_info.result == "failure"
+    assert task.execution_info.failure_info.code == "ResourceFileDownloadFailed"

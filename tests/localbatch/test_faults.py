@@ -133,6 +133,7 @@ def test_state_survives_a_restart_and_running_tasks_are_requeued(tmp_path):
     with LocalBatch(data, key=key, scheduler_interval=0.05) as second:
         client = BatchClient(second.endpoint, AzureNamedKeyCredential(second.account, key))
         assert client.get_pool("pool").current_dedicated_nodes == 1
+        assert client.get_pool("pool").url == f"{second.endpoint}/pools/pool"
         assert client.get_job("job").state == "active"
         done = wait_task_done(client, "job", "long")
         assert done.execution_info.result == "success"
