@@ -12,7 +12,7 @@ import signal
 import subprocess
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -23,7 +23,6 @@ from azure.storage.blob import BlobClient, ContainerClient
 logger = logging.getLogger(__name__)
 #: Variables passed through from the service's own environment to every task.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "SYSTEMROOT")
-TAIL_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,6 @@ class Outcome:
     failure: StepFailed | None = None
     timed_out: bool = False
     killed: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 def redact(url: str) -> str:
@@ -244,12 +242,3 @@ class Attempt:
                 self.process.wait()
                 return Outcome(self.process.returncode, timed_out=True)
         return Outcome(code, killed=self.killed)
-
-
-def tail(path: Path, limit: int = TAIL_BYTES) -> str:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(max(0, path.stat().st_size - limit))
-            return handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""

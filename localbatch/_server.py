@@ -9,7 +9,6 @@ import secrets
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import uvicorn
 from azure.core.credentials import AzureNamedKeyCredential
@@ -134,6 +133,3 @@ class LocalBatch:
 
     def preempt_node(self, pool_id: str, node_id: str) -> None:
         self.service.preempt_node(pool_id, node_id)
-
-    def info(self) -> dict[str, Any]:
-        return {"endpoint": self.endpoint, "account": self.account}

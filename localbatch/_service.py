@@ -426,25 +426,26 @@ class BatchService:
         with self.store.lock:
             self.faults.start_task_failures[pool_id] = count
 
+    def _evict(self, pool_id: str, node_id: str, state: str) -> Document:
+        """Requeue the node's running tasks and put it in ``state``."""
+        node = self.get_node(pool_id, node_id)
+        self._requeue_node_tasks(node_id)
+        node["runningTasksCount"] = 0
+        node["runningTaskSlotsCount"] = 0
+        _transition(node, state)
+        self.store.put("node", node_id, node, parent=pool_id)
+        return node
+
     def reboot_node(self, pool_id: str, node_id: str) -> None:
         with self._wake:
-            node = self.get_node(pool_id, node_id)
-            self._requeue_node_tasks(node_id)
-            node["runningTasksCount"] = 0
-            node["runningTaskSlotsCount"] = 0
-            _transition(node, "rebooting")
+            node = self._evict(pool_id, node_id, "rebooting")
             self._boot_node(pool_id, node_id, node)
             self._wake.notify_all()
 
     def preempt_node(self, pool_id: str, node_id: str) -> None:
         """Fault: the node is preempted; its running tasks are requeued, and it rejoins."""
         with self._wake:
-            node = self.get_node(pool_id, node_id)
-            self._requeue_node_tasks(node_id)
-            node["runningTasksCount"] = 0
-            node["runningTaskSlotsCount"] = 0
-            _transition(node, "preempted")
-            self.store.put("node", node_id, node, parent=pool_id)
+            self._evict(pool_id, node_id, "preempted")
         self._spawn(self._rejoin, pool_id, node_id, name=f"rejoin-{node_id}")
 
     def _rejoin(self, pool_id: str, node_id: str) -> None:

@@ -6,7 +6,6 @@ copy. The write-through log makes the state survive a restart of the service.
 
 from __future__ import annotations
 
-import copy
 import json
 import sqlite3
 import threading
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 Document = dict[str, Any]
-KINDS = ("pool", "job", "task", "node")
 
 
 class Store:
@@ -108,10 +106,6 @@ class Store:
                 for node_id in list(self.nodes.get(ident, {})):
                     self._pending.append(("node", ident, node_id, None))
                 self.nodes.pop(ident, None)
-
-    def snapshot(self, doc: Document) -> Document:
-        with self.lock:
-            return copy.deepcopy(doc)
 
     def close(self) -> None:
         with self.lock:
