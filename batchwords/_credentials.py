@@ -1,0 +1,126 @@
+"""The one place that decides which credentials batchwords uses.
+
+Shared Key from environment variables (the emulators: localbatch and
+Azurite), else azure-identity: ``DefaultAzureCredential`` (a signed-in Azure
+CLI, a service principal from ``AZURE_CLIENT_ID``/``AZURE_TENANT_ID``/
+``AZURE_CLIENT_SECRET``, a managed identity, ...), or, when asked for, an
+interactive sign-in whose tokens are kept in azure-identity's persistent cache
+so the next run signs in silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from azure.core.credentials import AzureNamedKeyCredential, TokenCredential
+from azure.identity import (
+    AuthenticationRecord,
+    DefaultAzureCredential,
+    DeviceCodeCredential,
+    InteractiveBrowserCredential,
+    TokenCachePersistenceOptions,
+)
+
+from ._exceptions import ConfigError
+
+logger = logging.getLogger(__name__)
+
+BATCH_ACCOUNT_ENV = "BATCHWORDS_BATCH_ACCOUNT"
+BATCH_KEY_ENV = "BATCHWORDS_BATCH_KEY"
+STORAGE_ACCOUNT_ENV = "BATCHWORDS_STORAGE_ACCOUNT"
+STORAGE_KEY_ENV = "BATCHWORDS_STORAGE_KEY"
+SIGN_IN_ENV = "BATCHWORDS_SIGN_IN"
+BATCH_SCOPE = "https://batch.core.windows.net/.default"
+STORAGE_SCOPE = "https://storage.azure.com/.default"
+CACHE_NAME = "batchwords"
+SIGN_IN_MODES = ("browser", "device-code")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Credentials for Batch and for Storage, and a line saying where they came from."""
+
+    batch: AzureNamedKeyCredential | TokenCredential
+    storage: AzureNamedKeyCredential | TokenCredential
+    source: str
+
+    @property
+    def shared_key(self) -> bool:
+        return isinstance(self.storage, AzureNamedKeyCredential)
+
+
+def _record_path(state_dir: Path) -> Path:
+    return state_dir / "authentication-record.json"
+
+
+def _interactive(mode: str, state_dir: Path) -> TokenCredential:
+    record_path = _record_path(state_dir)
+    record = AuthenticationRecord.deserialize(record_path.read_text()) if record_path.exists() else None
+    cache = TokenCachePersistenceOptions(name=CACHE_NAME)
+    if mode == "browser":
+        return InteractiveBrowserCredential(cache_persistence_options=cache, authentication_record=record)
+    return DeviceCodeCredential(cache_persistence_options=cache, authentication_record=record)
+
+
+def sign_in(mode: str, state_dir: Path) -> str:
+    """Sign in interactively once and remember the account; returns who signed in."""
+    if mode not in SIGN_IN_MODES:
+        raise ConfigError(f"sign-in mode {mode!r} is unknown; use one of {', '.join(SIGN_IN_MODES)}")
+    credential = _interactive(mode, state_dir)
+    authenticate = getattr(credential, "authenticate")  # noqa: B009 (both classes have it)
+    record: AuthenticationRecord = authenticate(scopes=[BATCH_SCOPE])
+    state_dir.mkdir(parents=True, exist_ok=True)
+    _record_path(state_dir).write_text(record.serialize())
+    return f"{record.username} (tenant {record.tenant_id})"
+
+
+def resolve_credentials(
+    environ: Mapping[str, str] | None = None,
+    *,
+    sign_in_mode: str | None = None,
+    state_dir: Path | None = None,
+) -> Credentials:
+    """Choose the credentials, log in one line which, and return them.
+
+    Shared Key when ``BATCHWORDS_BATCH_KEY`` and ``BATCHWORDS_STORAGE_KEY`` are
+    set (with their account names); an interactive sign-in when
+    ``sign_in_mode`` (or ``BATCHWORDS_SIGN_IN``) is browser or device-code;
+    otherwise ``DefaultAzureCredential``.
+    """
+    env = os.environ if environ is None else environ
+    keys = {
+        name: env.get(name, "")
+        for name in (BATCH_ACCOUNT_ENV, BATCH_KEY_ENV, STORAGE_ACCOUNT_ENV, STORAGE_KEY_ENV)
+    }
+    if any(keys.values()):
+        missing = [name for name, value in keys.items() if not value]
+        if missing:
+            raise ConfigError(
+                "Shared Key credentials are half set: " + ", ".join(missing) + " missing; set all four "
+                f"({', '.join(keys)}) for the emulators, or none to use Entra ID"
+            )
+        credentials = Credentials(
+            batch=AzureNamedKeyCredential(keys[BATCH_ACCOUNT_ENV], keys[BATCH_KEY_ENV]),
+            storage=AzureNamedKeyCredential(keys[STORAGE_ACCOUNT_ENV], keys[STORAGE_KEY_ENV]),
+            source=f"Shared Key for Batch account {keys[BATCH_ACCOUNT_ENV]} and Storage account "
+            f"{keys[STORAGE_ACCOUNT_ENV]} (from {BATCH_KEY_ENV}/{STORAGE_KEY_ENV})",
+        )
+    else:
+        mode = sign_in_mode or env.get(SIGN_IN_ENV) or None
+        if mode:
+            if mode not in SIGN_IN_MODES:
+                raise ConfigError(f"{SIGN_IN_ENV}={mode!r} is unknown; use one of {', '.join(SIGN_IN_MODES)}")
+            if state_dir is None:
+                raise ConfigError("an interactive sign-in needs a folder to remember the account in")
+            token: TokenCredential = _interactive(mode, state_dir)
+            source = f"interactive {mode} sign-in, tokens from the persistent cache '{CACHE_NAME}'"
+        else:
+            token = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+            source = "DefaultAzureCredential (Azure CLI, environment service principal or managed identity)"
+        credentials = Credentials(batch=token, storage=token, source=source)
+    logger.info("credentials: %s", credentials.source)
+    return credentials

@@ -1,0 +1,55 @@
+"""The pool's StartTask that installs nodetask, shared by the Pulumi program and the offline run."""
+
+from __future__ import annotations
+
+import shlex
+
+from azure.batch import models as batch_models
+
+#: Where nodetask lives on a node; tasks run ``$VENV/bin/nodetask`` (see _tasks).
+VENV = "$AZ_BATCH_NODE_SHARED_DIR/batchwords/venv"
+WHEEL_DIR = "wheels"
+
+
+def install_script(*, offline: bool, python: str = "python3") -> str:
+    """Shell commands that (re)install nodetask into the shared virtual environment.
+
+    Idempotent: a rerun (node reboot, recovery) rebuilds the same environment.
+    ``offline`` installs from the wheels given as resource files only, for
+    nodes without access to a package index.
+    """
+    index = "--no-index " if offline else ""
+    return (
+        "set -e; "
+        f'{shlex.quote(python)} -m venv --clear "{VENV}"; '
+        f'"{VENV}/bin/python" -m pip install --quiet --disable-pip-version-check '
+        f"{index}--find-links {WHEEL_DIR} nodetask; "
+        f'"{VENV}/bin/nodetask" --help > /dev/null'
+    )
+
+
+def nodetask_start_task(
+    wheels: list[tuple[str, str]],
+    *,
+    offline: bool,
+    python: str = "python3",
+    elevated: bool = False,
+) -> batch_models.BatchStartTask:
+    """A StartTask downloading ``wheels`` ((file name, URL) pairs) and installing nodetask.
+
+    It waits for success and retries, so a node that cannot install nodetask
+    never takes a task.
+    """
+    return batch_models.BatchStartTask(
+        command_line=f"/bin/sh -c {shlex.quote(install_script(offline=offline, python=python))}",
+        resource_files=[
+            batch_models.ResourceFile(http_url=url, file_path=f"{WHEEL_DIR}/{name}") for name, url in wheels
+        ],
+        user_identity=batch_models.UserIdentity(
+            auto_user=batch_models.AutoUserSpecification(
+                scope="pool", elevation_level="admin" if elevated else "nonadmin"
+            )
+        ),
+        max_task_retry_count=2,
+        wait_for_success=True,
+    )

@@ -1,0 +1,270 @@
+"""Blob storage: upload, list, find, download, and the SAS the tasks use."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from azure.core.credentials import AzureNamedKeyCredential, TokenCredential
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob import (
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContainerClient,
+    ContainerSasPermissions,
+    ContentSettings,
+    UserDelegationKey,
+    generate_blob_sas,
+    generate_container_sas,
+)
+
+from ._exceptions import ConfigError, StorageError
+
+logger = logging.getLogger(__name__)
+
+#: A SAS starts this far back, so a node whose clock runs behind can use it.
+CLOCK_SKEW = timedelta(minutes=15)
+#: Added to the work a SAS must outlive (queueing, uploads).
+SAS_MARGIN = timedelta(hours=1)
+#: The longest a user delegation SAS may live (a service limit).
+MAX_USER_DELEGATION = timedelta(days=7)
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """One blob: name, size, MD5 (base64, as Storage reports it) and URL without SAS."""
+
+    name: str
+    size: int
+    md5: str
+    url: str
+
+
+def sas_lifetime(wall_clock: timedelta, retries: int, *, requested: timedelta | None = None) -> timedelta:
+    """How long a task's SAS lives: every attempt's wall-clock limit plus a margin.
+
+    An explicit ``requested`` lifetime shorter than the work it must outlive is
+    refused rather than silently producing tasks that fail half-way.
+    """
+    work = wall_clock * (retries + 1)
+    if requested is not None:
+        if requested < work:
+            raise ConfigError(
+                f"a SAS lifetime of {requested} is shorter than the work it must outlive "
+                f"({retries + 1} attempts x {wall_clock} wall-clock limit = {work}); raise the "
+                "lifetime or lower the wall-clock limit or retry count"
+            )
+        return requested
+    return work + SAS_MARGIN
+
+
+def md5_base64(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return base64.b64encode(digest.digest()).decode("ascii")
+
+
+def _storage_error(action: str, exc: AzureError) -> StorageError:
+    code = getattr(exc, "error_code", None)
+    status = getattr(exc, "status_code", None)
+    detail = f"{status} {code}" if status else type(exc).__name__
+    return StorageError(f"{action} failed ({detail}): {getattr(exc, 'reason', None) or exc.message}")
+
+
+class Storage:
+    """One storage account, through azure-storage-blob."""
+
+    def __init__(self, account_url: str, credential: AzureNamedKeyCredential | TokenCredential) -> None:
+        parts = urlsplit(account_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                f"storage endpoint {account_url!r} is not a URL such as https://ACCOUNT.blob.core.windows.net"
+            )
+        self.account_url = account_url.rstrip("/")
+        self._credential = credential
+        shared = (
+            {"account_name": credential.named_key.name, "account_key": credential.named_key.key}
+            if isinstance(credential, AzureNamedKeyCredential)
+            else credential
+        )
+        self.service = BlobServiceClient(self.account_url, credential=shared)
+        self._delegation: tuple[UserDelegationKey, datetime] | None = None
+
+    @property
+    def account_name(self) -> str:
+        return str(self.service.account_name)
+
+    def container(self, name: str) -> ContainerClient:
+        return self.service.get_container_client(name)
+
+    def blob_url(self, container: str, name: str) -> str:
+        return f"{self.account_url}/{container}/{quote(name)}"
+
+    def ensure_container(self, name: str) -> None:
+        try:
+            self.service.create_container(name)
+        except ResourceExistsError:
+            pass
+        except AzureError as exc:
+            raise _storage_error(f"creating container {name}", exc) from exc
+
+    def delete_container(self, name: str) -> None:
+        try:
+            self.service.delete_container(name)
+        except ResourceNotFoundError:
+            pass
+        except AzureError as exc:
+            raise _storage_error(f"deleting container {name}", exc) from exc
+
+    def list_blobs(self, container: str, prefix: str = "") -> list[BlobInfo]:
+        try:
+            return [
+                BlobInfo(
+                    name=blob.name,
+                    size=blob.size,
+                    md5=base64.b64encode(bytes(blob.content_settings.content_md5 or b"")).decode("ascii"),
+                    url=self.blob_url(container, blob.name),
+                )
+                for blob in self.container(container).list_blobs(name_starts_with=prefix or None)
+            ]
+        except ResourceNotFoundError as exc:
+            raise StorageError(f"container {container} does not exist in {self.account_url}") from exc
+        except AzureError as exc:
+            raise _storage_error(f"listing container {container}", exc) from exc
+
+    def find(self, container: str, pattern: str) -> list[BlobInfo]:
+        """Blobs whose name is ``pattern`` or starts with it, or whose base name is it."""
+        return [
+            blob
+            for blob in self.list_blobs(container)
+            if blob.name.startswith(pattern) or blob.name.rsplit("/", 1)[-1] == pattern
+        ]
+
+    def upload_folder(
+        self, folder: Path, container: str, *, prefix: str = "", progress: Progress | None = None
+    ) -> list[tuple[BlobInfo, bool]]:
+        """Upload every file under ``folder``; a blob whose MD5 already matches is
+        skipped. Returns each blob and whether it was uploaded."""
+        if not folder.is_dir():
+            raise ConfigError(f"input folder {folder} does not exist or is not a folder")
+        files = sorted(path for path in folder.rglob("*") if path.is_file() and not path.name.startswith("."))
+        existing = {blob.name: blob for blob in self.list_blobs(container, prefix)}
+        results: list[tuple[BlobInfo, bool]] = []
+        for index, path in enumerate(files, start=1):
+            name = prefix + path.relative_to(folder).as_posix()
+            md5 = md5_base64(path)
+            size = path.stat().st_size
+            uploaded = existing.get(name) is None or existing[name].md5 != md5
+            if uploaded:
+                try:
+                    with path.open("rb") as data:
+                        self.container(container).upload_blob(
+                            name,
+                            data,
+                            overwrite=True,
+                            validate_content=True,
+                            content_settings=ContentSettings(content_md5=bytearray(base64.b64decode(md5))),
+                        )
+                except AzureError as exc:
+                    raise _storage_error(f"uploading {path} to {container}/{name}", exc) from exc
+            results.append((BlobInfo(name, size, md5, self.blob_url(container, name)), uploaded))
+            if progress is not None:
+                progress(index, len(files), name)
+        return results
+
+    def read_blob(self, container: str, name: str) -> bytes:
+        try:
+            return self.container(container).download_blob(name, validate_content=True).readall()
+        except ResourceNotFoundError as exc:
+            raise StorageError(f"blob {container}/{name} does not exist") from exc
+        except AzureError as exc:
+            raise _storage_error(f"reading {container}/{name}", exc) from exc
+
+    def download(self, container: str, dest: Path, *, prefix: str = "") -> list[Path]:
+        """Download every blob under ``prefix`` into ``dest``, keeping their paths."""
+        written: list[Path] = []
+        root = dest.resolve()
+        for blob in self.list_blobs(container, prefix):
+            target = (root / blob.name).resolve()
+            if not target.is_relative_to(root):
+                raise StorageError(f"blob name {blob.name!r} would leave {dest}; not downloaded")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".partial")
+            partial.write_bytes(self.read_blob(container, blob.name))
+            partial.replace(target)
+            written.append(target)
+        return written
+
+    # -- SAS ---------------------------------------------------------------
+
+    def _signing(self, expiry: datetime) -> dict[str, object]:
+        if isinstance(self._credential, AzureNamedKeyCredential):
+            return {"account_key": self._credential.named_key.key}
+        if self._delegation is None or self._delegation[1] < expiry:
+            start = datetime.now(UTC) - CLOCK_SKEW
+            try:
+                key = self.service.get_user_delegation_key(start, expiry)
+            except HttpResponseError as exc:
+                raise _storage_error(
+                    "getting a user delegation key (the signed-in principal needs "
+                    "'Storage Blob Delegator' or a data role on the account)",
+                    exc,
+                ) from exc
+            self._delegation = (key, expiry)
+        return {"user_delegation_key": self._delegation[0]}
+
+    def _window(self, lifetime: timedelta) -> tuple[datetime, datetime]:
+        if not isinstance(self._credential, AzureNamedKeyCredential) and lifetime > MAX_USER_DELEGATION:
+            raise ConfigError(
+                f"a user delegation SAS lives at most 7 days; {lifetime} was asked for: lower the "
+                "wall-clock limit or retry count"
+            )
+        now = datetime.now(UTC)
+        return now - CLOCK_SKEW, now + lifetime
+
+    def input_sas_url(self, container: str, name: str, lifetime: timedelta) -> str:
+        """A read-only URL for one input blob."""
+        start, expiry = self._window(lifetime)
+        sas = generate_blob_sas(
+            self.account_name,
+            container,
+            name,
+            permission=BlobSasPermissions(read=True),
+            start=start,
+            expiry=expiry,
+            protocol=self._protocol(),
+            **self._signing(expiry),  # type: ignore[arg-type]
+        )
+        return f"{self.blob_url(container, name)}?{sas}"
+
+    def output_sas(self, container: str, lifetime: timedelta) -> str:
+        """A create+write-only SAS token for a container (no read, no list)."""
+        start, expiry = self._window(lifetime)
+        return generate_container_sas(
+            self.account_name,
+            container,
+            permission=ContainerSasPermissions(create=True, write=True),
+            start=start,
+            expiry=expiry,
+            protocol=self._protocol(),
+            **self._signing(expiry),  # type: ignore[arg-type]
+        )
+
+    def _protocol(self) -> str:
+        # HTTPS only in Azure; the emulators listen on plain http on loopback.
+        return "https" if self.account_url.startswith("https://") else "https,http"
