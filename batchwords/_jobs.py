@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import gzip
 import heapq
 import json
@@ -141,6 +142,11 @@ class _Deadline(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
                 )
 
 
+def _text(value: object) -> str:
+    """An SDK enum's wire value ("completed"), not its repr ("BatchTaskState.COMPLETED")."""
+    return str(value.value) if isinstance(value, enum.Enum) else str(value)
+
+
 def _batch_error(action: str, exc: AzureError) -> BatchServiceError:
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None) or type(exc).__name__
@@ -219,8 +225,8 @@ class JobManager:
             raise ConfigError(f"container {spec.input_container} has no inputs; upload some text files first")
         return blobs
 
-    def ensure_job(self, job_id: str, spec: JobSpec, *, client: BatchClient | None = None) -> bool:
-        """Create the job (noAction until its tasks are in), or adopt it; True if created."""
+    def ensure_job(self, job_id: str, spec: JobSpec, *, client: BatchClient | None = None) -> str:
+        """Create the job (noAction until its tasks are in), or adopt it; returns its state."""
         client = client or self.client
         try:
             client.create_job(
@@ -231,7 +237,7 @@ class JobManager:
                     metadata=[batch_models.BatchMetadataItem(name="batchwords-job-set", value=spec.job_set)],
                 )
             )
-            return True
+            return "active"
         except ResourceExistsError:
             job = client.get_job(job_id)
             pool = job.pool_info.pool_id if job.pool_info else None
@@ -239,12 +245,8 @@ class JobManager:
                 raise ConfigError(
                     f"job {job_id} exists on another pool ({pool}); choose another job id"
                 ) from None
-            if job.state in TERMINAL_JOB_STATES:
-                raise BatchServiceError(
-                    f"job {job_id} is {job.state} and takes no new tasks; submit to a new job id"
-                ) from None
-            logger.info("adopting existing job %s", job_id)
-            return False
+            logger.info("adopting existing job %s (%s)", job_id, job.state)
+            return _text(job.state)
         except HttpResponseError as exc:
             raise _batch_error(f"creating job {job_id}", exc) from exc
 
@@ -274,9 +276,16 @@ class JobManager:
         # One deadline and one budget of server errors for the whole submission.
         client = self._client(_Deadline(self.submit_timeout, self.server_error_budget))
         try:
-            self.ensure_job(job_id, spec, client=client)
+            state = self.ensure_job(job_id, spec, client=client)
             existing = self._existing_task_ids(job_id, client)
             to_add = [task for task in tasks if task.id not in existing]
+            if state in TERMINAL_JOB_STATES:
+                if to_add:
+                    raise BatchServiceError(
+                        f"job {job_id} is {state} and takes no new tasks ({len(to_add)} missing, e.g. "
+                        f"{to_add[0].id}); submit them to a new job id"
+                    )
+                return Submitted(job_id, [], sorted(existing & set(planned)))
             if to_add:
                 self._add_tasks(job_id, to_add, client)
             client.update_job(
@@ -306,7 +315,7 @@ class JobManager:
             rejected = {
                 str(result.task_id): f"{result.error.code}: {result.error.message}"
                 if result.error
-                else str(result.status)
+                else _text(result.status)
                 for result in exc.failure_tasks
             }
             errors = list(exc.errors)
@@ -422,7 +431,7 @@ class JobManager:
         return TaskResult(
             task_id=task_id,
             input_name=str(task.display_name or task_id),
-            state=str(task.state),
+            state=_text(task.state),
             exit_code=info.exit_code if info is not None else None,
             output_url=result_blob.url if result_blob is not None else None,
             result=result,
@@ -437,9 +446,12 @@ class JobManager:
             return None  # the node may be gone; the failure info still says what happened
         return data[-STDERR_TAIL_BYTES:].decode("utf-8", errors="replace")
 
-    def collect(self, job_ids: list[str], spec: JobSpec) -> JobResults:
-        """Every task's outcome and the exact merged top N over all inputs."""
-        tasks = self.task_results(job_ids, spec)
+    def collect(self, job_ids: list[str], spec: JobSpec, task_ids: set[str] | None = None) -> JobResults:
+        """Every task's outcome and the exact merged top N over all inputs
+        (or over ``task_ids`` only, when given)."""
+        tasks = [
+            task for task in self.task_results(job_ids, spec) if task_ids is None or task.task_id in task_ids
+        ]
         counts_files = [
             blob.name
             for blob in self.storage.list_blobs(spec.output_container, f"{spec.job_set}/")

@@ -131,6 +131,22 @@ class Storage:
         except AzureError as exc:
             raise _storage_error(f"deleting container {name}", exc) from exc
 
+    def delete_prefix(self, container: str, prefix: str) -> int:
+        """Delete every blob under ``prefix``; a missing container or blob is fine."""
+        deleted = 0
+        try:
+            for blob in self.container(container).list_blobs(name_starts_with=prefix):
+                try:
+                    self.container(container).delete_blob(blob.name, delete_snapshots="include")
+                    deleted += 1
+                except ResourceNotFoundError:
+                    pass
+        except ResourceNotFoundError:
+            return deleted
+        except AzureError as exc:
+            raise _storage_error(f"deleting {container}/{prefix}*", exc) from exc
+        return deleted
+
     def list_blobs(self, container: str, prefix: str = "") -> list[BlobInfo]:
         try:
             return [

@@ -7,6 +7,9 @@ from azure.storage.blob import BlobServiceClient
 
 from tests.azurite import Azurite, start_azurite
 
+# Azurite + localbatch fixtures shared by the batchwords and infra tests.
+pytest_plugins = ["tests.emulators"]
+
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:

@@ -26,7 +26,7 @@ from batchwords import (
     task_id_for,
 )
 from batchwords._tasks import MAX_ID, build_task
-from tests.batchwords.conftest import DATA, upload_samples
+from tests.emulators import DATA, upload_samples
 
 pytestmark = pytest.mark.azurite
 
@@ -183,12 +183,16 @@ class TestJobs:
         by_input = {task.input_name: task for task in results.tasks}
         assert set(by_input) == {path.name for path in DATA.glob("*.txt")}
         for task in results.tasks:
+            assert task.state == "completed"
             assert task.exit_code == 0
             assert task.output_url.startswith(f"{emulators.storage.account_url}/{spec.output_container}/")
             assert "sig=" not in task.output_url
             assert task.result["numwords"] == 15
         assert manager.client.get_job("job-1").state == "completed"
         assert manager.cancel("job-1") is False  # already done
+        again = manager.submit("job-1", spec, inputs)  # a retried create converges
+        assert again.added == []
+        assert len(again.already_there) == len(inputs)
         assert manager.delete("job-1") is True
         assert manager.delete("job-1") is False  # gone is success
 

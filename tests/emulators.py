@@ -1,3 +1,5 @@
+"""Azurite + localbatch + batchwords fixtures: a JobManager on the emulators and a pool with nodetask."""
+
 from __future__ import annotations
 
 import subprocess
@@ -17,7 +19,7 @@ from localbatch import LocalBatch
 from tests.azurite import Azurite
 from tests.localbatch.conftest import wait_idle
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 
 

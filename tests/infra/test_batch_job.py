@@ -1,0 +1,209 @@
+"""The BatchJob dynamic provider's verbs, called directly against Azurite + localbatch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi.dynamic.dynamic import serialize_provider
+
+from infra.batch_job import _BatchJobProvider
+from tests.batchwords.test_library import all_words, ranked
+from tests.emulators import DATA, upload_samples
+
+pytestmark = pytest.mark.azurite
+
+
+@pytest.fixture
+def env(emulators, azurite, monkeypatch):
+    """The provider reads Shared Key credentials from the environment, as `pulumi up` would."""
+    values = {
+        "BATCHWORDS_BATCH_ACCOUNT": emulators.batch.account,
+        "BATCHWORDS_BATCH_KEY": emulators.batch.key,
+        "BATCHWORDS_STORAGE_ACCOUNT": azurite.account,
+        "BATCHWORDS_STORAGE_KEY": azurite.key,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def props_for(emulators, folder: Path = DATA, **overrides):
+    spec = emulators.spec()
+    blobs = emulators.storage.list_blobs(spec.input_container)
+    names = {path.name for path in folder.glob("*.txt")}
+    props = {
+        "job_id": spec.job_set,
+        "pool_id": "pool",
+        "batch_endpoint": emulators.batch.endpoint,
+        "storage_endpoint": emulators.storage.account_url,
+        "input_container": spec.input_container,
+        "output_container": spec.output_container,
+        "inputs": {blob.name: blob.md5 for blob in blobs if blob.name in names},
+        "numwords": 5,
+        "max_retries": 1,
+        "wait": True,
+        "wait_timeout_seconds": 120,
+    }
+    props.update(overrides)
+    return props
+
+
+def outs_of(result: Any) -> dict[str, Any]:
+    assert result.outs is not None
+    return dict(result.outs)
+
+
+def assert_no_secret(text: str, env: dict[str, str]) -> None:
+    assert "sig=" not in text
+    for name, value in env.items():
+        if name.endswith("_KEY"):
+            assert value not in text
+
+
+class TestCheck:
+    def test_good_inputs(self, emulators, env):
+        upload_samples(emulators, emulators.spec())
+        result = _BatchJobProvider().check({}, props_for(emulators))
+        assert result.failures == []
+
+    @pytest.mark.parametrize(
+        ("field", "value", "message"),
+        [
+            ("numwords", 0, "numwords must be at least 1"),
+            ("max_retries", 0, "max_retries must be at least 1"),
+            ("job_id", "bad id!", "job_id must be 1 to 60"),
+            ("inputs", {}, "inputs is empty"),
+        ],
+    )
+    def test_bad_field_is_named(self, emulators, env, field, value, message):
+        upload_samples(emulators, emulators.spec())
+        result = _BatchJobProvider().check({}, props_for(emulators, **{field: value}))
+        assert [(f.property, f.reason) for f in result.failures if message in f.reason] == [
+            (field, next(f.reason for f in result.failures if message in f.reason))
+        ]
+
+    def test_missing_field(self, emulators, env):
+        upload_samples(emulators, emulators.spec())
+        props = props_for(emulators)
+        del props["pool_id"]
+        (failure,) = _BatchJobProvider().check({}, props).failures
+        assert "pool_id" in failure.reason
+
+
+class TestDiff:
+    def test_inputs_update_in_place(self, emulators, env):
+        upload_samples(emulators, emulators.spec())
+        olds = props_for(emulators)
+        news = dict(olds, inputs={**olds["inputs"], "new.txt": "AAAAAAAAAAAAAAAAAAAAAA=="})
+        diff = _BatchJobProvider().diff("id", olds, news)
+        assert diff.changes is True
+        assert diff.replaces == []
+
+    @pytest.mark.parametrize(("field", "value"), [("numwords", 7), ("pool_id", "other"), ("job_id", "other")])
+    def test_pool_numwords_job_id_replace(self, emulators, env, field, value):
+        upload_samples(emulators, emulators.spec())
+        olds = props_for(emulators)
+        diff = _BatchJobProvider().diff("id", olds, dict(olds, **{field: value}))
+        assert diff.replaces == [field]
+        assert diff.delete_before_replace is True
+
+    def test_no_change(self, emulators, env):
+        upload_samples(emulators, emulators.spec())
+        olds = props_for(emulators)
+        assert _BatchJobProvider().diff("id", olds, dict(olds)).changes is False
+
+
+def test_create_update_delete(emulators, env, pool, tmp_path):
+    provider = _BatchJobProvider()
+    spec = emulators.spec()
+    upload_samples(emulators, spec)
+    props = props_for(emulators)
+    created = provider.create(props)
+    outs = outs_of(created)
+    assert created.id == spec.job_set
+    assert outs["state"] == "succeeded"
+    assert outs["job_ids"] == [spec.job_set]
+    assert outs["top_words"] == [list(item) for item in ranked(all_words(DATA), 5)]
+    assert set(outs["tasks"]) == set(props["inputs"])
+    assert all(task["exit_code"] == 0 and task["output_url"] for task in outs["tasks"].values())
+    assert {task["state"] for task in outs["tasks"].values()} == {"completed"}
+    assert_no_secret(str(outs), env)
+
+    # One more file: exactly one new task, in a follow-up job; outputs cover all inputs.
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "extra.txt").write_text("zebra " * 100, encoding="utf-8")
+    emulators.storage.upload_folder(extra, spec.input_container)
+    blob = next(b for b in emulators.storage.list_blobs(spec.input_container) if b.name == "extra.txt")
+    news = dict(props, inputs={**props["inputs"], "extra.txt": blob.md5})
+    updated = outs_of(provider.update(created.id, outs, news))
+    assert updated["job_ids"] == [spec.job_set, f"{spec.job_set}-1"]
+    follow_up = list(emulators.manager.client.list_tasks(f"{spec.job_set}-1"))
+    assert [task.display_name for task in follow_up] == ["extra.txt"]
+    assert len(list(emulators.manager.client.list_tasks(spec.job_set))) == len(props["inputs"])
+    everything = all_words(DATA) + all_words(extra)
+    assert updated["top_words"] == [list(item) for item in ranked(everything, 5)]
+    assert updated["top_words"][0] == ["zebra", 100]
+    assert set(updated["tasks"]) == set(news["inputs"])
+    assert_no_secret(str(updated), env)
+
+    provider.delete(created.id, updated)
+    remaining = [job.id for job in emulators.manager.client.list_jobs()]
+    assert spec.job_set not in remaining
+    assert f"{spec.job_set}-1" not in remaining
+    assert emulators.storage.list_blobs(spec.output_container, f"{spec.job_set}/") == []
+    provider.delete(created.id, updated)  # deleting again is success
+
+
+def test_wait_is_bounded_and_read_completes_later(emulators, env):
+    spec = emulators.spec()
+    upload_samples(emulators, spec)
+    # No pool: nothing runs, so a bounded wait must return what it knows.
+    created = _BatchJobProvider().create(props_for(emulators, wait_timeout_seconds=1))
+    outs = outs_of(created)
+    assert outs["state"] == "running"
+    assert outs["top_words"] == []
+    assert outs["task_counts"]["active"] == len(outs["inputs"])
+    assert outs_of(_BatchJobProvider().read(str(created.id), outs))["state"] == "running"
+
+
+def test_serialized_provider_runs_in_a_fresh_interpreter(emulators, env, pool, tmp_path):
+    spec = emulators.spec()
+    upload_samples(emulators, spec)
+    serialized = serialize_provider(_BatchJobProvider())
+    assert_no_secret(serialized, env)
+    script = textwrap.dedent(
+        """
+        import base64, json, sys
+        import dill
+        provider = dill.loads(base64.b64decode(sys.argv[1]))
+        props = json.loads(sys.argv[2])
+        result = provider.create(props)
+        print(json.dumps({"id": result.id, "state": result.outs["state"], "top": result.outs["top_words"]}))
+        """
+    )
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-c", script, serialized, json.dumps(props_for(emulators))],
+        cwd=outside,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {
+        "id": spec.job_set,
+        "state": "succeeded",
+        "top": [list(i) for i in ranked(all_words(DATA), 5)],
+    }
