@@ -41,11 +41,12 @@ typecheck: $(PY_STAMP)
 wheel: $(PY_STAMP)
 	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir build/wheels ./nodetask
 
-## bench: nodetask throughput and memory, localbatch task rates (SIZES in MB, e.g. make bench SIZES="100 1000")
+## bench: nodetask throughput and memory, localbatch task rates, batchwords submit/monitor (SIZES in MB, e.g. make bench SIZES="100 1000")
 SIZES ?= 100
 bench: $(PY_STAMP)
 	$(BIN)/python bench/nodetask_bench.py --sizes $(SIZES)
 	$(BIN)/python bench/localbatch_bench.py --tasks 10000
+	$(BIN)/python bench/submit_bench.py --inputs 10000
 
 clean:
 	rm -rf $(VENV) node_modules build dist bench/corpus

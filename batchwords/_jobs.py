@@ -9,7 +9,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -187,6 +187,7 @@ class JobManager:
         submit_timeout: float = 600.0,
         server_error_budget: int = 20,
         retry_backoff: float = 0.8,
+        policies: Sequence[SansIOHTTPPolicy[HttpRequest, HttpResponse]] = (),
     ) -> None:
         self.batch_endpoint = batch_endpoint.rstrip("/")
         self.storage = storage
@@ -194,9 +195,10 @@ class JobManager:
         self.submit_timeout = submit_timeout
         self.server_error_budget = server_error_budget
         self.retry_backoff = retry_backoff
+        self.policies = list(policies)
         self.client = self._client()
 
-    def _client(self, *policies: _Deadline) -> BatchClient:
+    def _client(self, *policies: SansIOHTTPPolicy[HttpRequest, HttpResponse]) -> BatchClient:
         # The SDK's pipeline retries throttling (429/503, honouring Retry-After);
         # azure-core retries a bad status only 3 times by default.
         return BatchClient(
@@ -205,7 +207,7 @@ class JobManager:
             retry_status=8,
             retry_backoff_factor=self.retry_backoff,
             retry_backoff_max=30,
-            per_retry_policies=list(policies),
+            per_retry_policies=[*self.policies, *policies],
         )
 
     # -- submit ------------------------------------------------------------

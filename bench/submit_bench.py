@@ -1,0 +1,148 @@
+"""Submitting and monitoring a large job through batchwords, against localbatch + Azurite.
+
+Uploads N tiny inputs, submits one task per input with ``JobManager.submit``
+(tasks run ``true`` instead of nodetask: this measures the library, not the
+counting), then monitors with ``JobManager.wait`` and prints: the submit time,
+the requests made while monitoring (one per poll, however many tasks), and the
+time from the last task's completion to the library noticing it.
+
+    python bench/submit_bench.py --inputs 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from azure.batch import models as batch_models
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.core.rest import HttpRequest, HttpResponse
+
+from batchwords import Credentials, JobManager, JobSpec, Storage, TaskLimits
+from localbatch import LocalBatch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.azurite import start_azurite  # noqa: E402  (the same launcher the tests use)
+
+
+class Counter(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def on_request(self, request: PipelineRequest[HttpRequest]) -> None:
+        self.requests += 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--inputs", type=int, default=10_000)
+    parser.add_argument("--poll", type=float, default=1.0, help="monitoring poll interval, seconds")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        azurite = start_azurite(root)
+        try:
+            with LocalBatch(root / "localbatch", scheduler_interval=0.2) as batch:
+                credentials = Credentials(
+                    batch=batch.credential,
+                    storage=AzureNamedKeyCredential(azurite.account, azurite.key),
+                    source="bench emulators",
+                )
+                storage = Storage(azurite.account_url, credentials.storage)
+                counter = Counter()
+                manager = JobManager(batch.endpoint, storage, credentials, policies=[counter])
+                spec = JobSpec(
+                    job_set="bench",
+                    pool_id="bench",
+                    input_container="input",
+                    output_container="output",
+                    limits=TaskLimits(max_wall_clock=timedelta(minutes=5), max_retries=1),
+                    nodetask_command="true",
+                )
+                folder = root / "inputs"
+                folder.mkdir()
+                for index in range(args.inputs):
+                    (folder / f"in{index:06d}.txt").write_text(f"word{index}\n", encoding="utf-8")
+                storage.ensure_container("input")
+                started = time.perf_counter()
+                storage.upload_folder(
+                    folder,
+                    "input",
+                    progress=lambda done, total, _: print(
+                        f"\r  uploaded {done:,}/{total:,}", end="", file=sys.stderr
+                    ),
+                )
+                print(file=sys.stderr)
+                upload_seconds = time.perf_counter() - started
+                manager.client.create_pool(
+                    batch_models.BatchPoolCreateOptions(
+                        id="bench",
+                        vm_size="standard_d2s_v3",
+                        virtual_machine_configuration=batch_models.VirtualMachineConfiguration(
+                            image_reference=batch_models.BatchVmImageReference(
+                                publisher="canonical",
+                                offer="ubuntu-24_04-lts",
+                                sku="server",
+                                version="latest",
+                            ),
+                            node_agent_sku_id="batch.node.ubuntu 24.04",
+                        ),
+                        target_dedicated_nodes=4,
+                        task_slots_per_node=2,
+                    )
+                )
+                inputs = manager.input_blobs(spec)
+                started = time.perf_counter()
+                manager.submit("bench", spec, inputs)
+                submit_seconds = time.perf_counter() - started
+                before = counter.requests
+                polls = 0
+
+                def progress(counts: object) -> None:
+                    nonlocal polls
+                    polls += 1
+                    print(f"\r  monitoring: {counts}", end="", file=sys.stderr)
+
+                started = time.perf_counter()
+                counts, done = manager.wait(
+                    ["bench"], timeout=3600, poll_interval=args.poll, progress=progress
+                )
+                noticed = time.time()
+                monitor_seconds = time.perf_counter() - started
+                print(file=sys.stderr)
+                monitor_requests = counter.requests - before
+                ends = [
+                    task.execution_info.end_time
+                    for task in manager.client.list_tasks("bench", select=["id", "executionInfo"])
+                    if task.execution_info and task.execution_info.end_time
+                ]
+                lag = noticed - max(ends).timestamp()
+        finally:
+            azurite.stop()
+    print(
+        f"batchwords submit benchmark: {args.inputs:,} inputs, localbatch pool of 4 nodes x 2 slots, 2 CPUs"
+    )
+    print(f"{'measure':<48} {'value':>14}")
+    print(f"{'-' * 48} {'-' * 14}")
+    print(f"{'upload inputs to Azurite':<48} {upload_seconds:>12.1f} s")
+    print(f"{'submit (job, SAS, create_tasks, switch)':<48} {submit_seconds:>12.1f} s")
+    print(f"{'submit rate':<48} {args.inputs / submit_seconds:>8,.0f} t/s")
+    print(f"{'monitoring until all done':<48} {monitor_seconds:>12.1f} s")
+    print(f"{'polls':<48} {polls:>14,}")
+    print(f"{'requests while monitoring':<48} {monitor_requests:>14,}")
+    print(f"{'all tasks succeeded':<48} {done and counts.succeeded == args.inputs!s:>14}")
+    print(f"{'last task done -> library noticed':<48} {lag:>12.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
