@@ -57,7 +57,7 @@ def _record_path(state_dir: Path) -> Path:
     return state_dir / "authentication-record.json"
 
 
-def _interactive(mode: str, state_dir: Path) -> TokenCredential:
+def _interactive(mode: str, state_dir: Path) -> InteractiveBrowserCredential | DeviceCodeCredential:
     record_path = _record_path(state_dir)
     record = AuthenticationRecord.deserialize(record_path.read_text()) if record_path.exists() else None
     cache = TokenCachePersistenceOptions(name=CACHE_NAME)
@@ -70,9 +70,7 @@ def sign_in(mode: str, state_dir: Path) -> str:
     """Sign in interactively once and remember the account; returns who signed in."""
     if mode not in SIGN_IN_MODES:
         raise ConfigError(f"sign-in mode {mode!r} is unknown; use one of {', '.join(SIGN_IN_MODES)}")
-    credential = _interactive(mode, state_dir)
-    authenticate = getattr(credential, "authenticate")  # noqa: B009 (both classes have it)
-    record: AuthenticationRecord = authenticate(scopes=[BATCH_SCOPE])
+    record = _interactive(mode, state_dir).authenticate(scopes=[BATCH_SCOPE])
     state_dir.mkdir(parents=True, exist_ok=True)
     _record_path(state_dir).write_text(record.serialize())
     return f"{record.username} (tenant {record.tenant_id})"

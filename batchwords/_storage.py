@@ -174,8 +174,8 @@ class Storage:
     def upload_folder(
         self, folder: Path, container: str, *, prefix: str = "", progress: Progress | None = None
     ) -> list[tuple[BlobInfo, bool]]:
-        """Upload every file under ``folder``; a blob whose MD5 already matches is
-        skipped. Returns each blob and whether it was uploaded."""
+        """Upload every file under ``folder`` (hidden files excepted); a blob whose
+        MD5 already matches is skipped. Returns each blob and whether it was uploaded."""
         if not folder.is_dir():
             raise ConfigError(f"input folder {folder} does not exist or is not a folder")
         files = sorted(path for path in folder.rglob("*") if path.is_file() and not path.name.startswith("."))

@@ -11,6 +11,7 @@ from typing import ClassVar
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError
+from azure.identity import DeviceCodeCredential
 from azure.storage.blob import BlobClient, ContainerClient
 
 import batchwords._jobs as jobs_module
@@ -69,6 +70,12 @@ class TestCredentials:
         credentials = resolve_credentials({})
         assert not credentials.shared_key
         assert credentials.source.startswith("DefaultAzureCredential")
+
+    def test_interactive_sign_in_is_opt_in(self, tmp_path):
+        credentials = resolve_credentials({"BATCHWORDS_SIGN_IN": "device-code"}, state_dir=tmp_path)
+        assert isinstance(credentials.batch, DeviceCodeCredential)
+        assert credentials.batch is credentials.storage
+        assert "persistent cache" in credentials.source
 
     def test_unknown_sign_in_mode(self, tmp_path):
         with pytest.raises(ConfigError, match="browser, device-code"):
