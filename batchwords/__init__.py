@@ -12,7 +12,7 @@ from ._exceptions import (
     SubmitError,
 )
 from ._jobs import JobManager, JobResults, JobSpec, Submitted, TaskCounts, TaskResult, merge_counts, top_words
-from ._pool import install_script, nodetask_start_task
+from ._pool import install_command, install_script, nodetask_start_task
 from ._storage import BlobInfo, Storage, sas_lifetime
 from ._tasks import TaskLimits, build_task, plan_tasks, task_id_for
 
@@ -34,6 +34,7 @@ __all__ = [
     "TaskLimits",
     "TaskResult",
     "build_task",
+    "install_command",
     "install_script",
     "merge_counts",
     "nodetask_start_task",

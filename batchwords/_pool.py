@@ -11,21 +11,35 @@ VENV = "$AZ_BATCH_NODE_SHARED_DIR/batchwords/venv"
 WHEEL_DIR = "wheels"
 
 
-def install_script(*, offline: bool, python: str = "python3") -> str:
+def install_script(*, offline: bool, python: str = "python3", install_venv_package: bool = False) -> str:
     """Shell commands that (re)install nodetask into the shared virtual environment.
 
     Idempotent: a rerun (node reboot, recovery) rebuilds the same environment.
     ``offline`` installs from the wheels given as resource files only, for
-    nodes without access to a package index.
+    nodes without access to a package index. ``install_venv_package`` first
+    installs Debian's python3-venv (absent from Ubuntu's marketplace images;
+    needs an elevated StartTask).
     """
     index = "--no-index " if offline else ""
+    apt = (
+        "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq python3-venv; "
+        if install_venv_package
+        else ""
+    )
     return (
         "set -e; "
+        f"{apt}"
         f'{shlex.quote(python)} -m venv --clear "{VENV}"; '
         f'"{VENV}/bin/python" -m pip install --quiet --disable-pip-version-check '
         f"{index}--find-links {WHEEL_DIR} nodetask; "
         f'"{VENV}/bin/nodetask" --help > /dev/null'
     )
+
+
+def install_command(*, offline: bool, python: str = "python3", install_venv_package: bool = False) -> str:
+    """The StartTask command line: ``install_script`` under /bin/sh (Batch uses no shell)."""
+    script = install_script(offline=offline, python=python, install_venv_package=install_venv_package)
+    return f"/bin/sh -c {shlex.quote(script)}"
 
 
 def nodetask_start_task(
@@ -41,7 +55,7 @@ def nodetask_start_task(
     never takes a task.
     """
     return batch_models.BatchStartTask(
-        command_line=f"/bin/sh -c {shlex.quote(install_script(offline=offline, python=python))}",
+        command_line=install_command(offline=offline, python=python),
         resource_files=[
             batch_models.ResourceFile(http_url=url, file_path=f"{WHEEL_DIR}/{name}") for name, url in wheels
         ],

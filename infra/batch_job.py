@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -286,7 +287,7 @@ class BatchJob(pulumi.dynamic.Resource):
         batch_endpoint: pulumi.Input[str],
         storage_endpoint: pulumi.Input[str],
         input_container: pulumi.Input[str],
-        inputs: pulumi.Input[dict[str, pulumi.Input[str]]],
+        inputs: pulumi.Input[Mapping[str, pulumi.Input[str]]],
         output_container: pulumi.Input[str],
         numwords: pulumi.Input[int] = 10,
         max_wall_clock_minutes: pulumi.Input[int] = 30,

@@ -1,0 +1,140 @@
+"""The Batch account, linked to Storage, and the pool whose StartTask installs nodetask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import batch, managedidentity, storage
+
+import batchwords
+
+#: A current Ubuntu LTS marketplace image and the node agent that matches it.
+IMAGE = batch.ImageReferenceArgs(
+    publisher="canonical", offer="ubuntu-24_04-lts", sku="server", version="latest"
+)
+NODE_AGENT_SKU = "batch.node.ubuntu 24.04"
+
+
+def autoscale_formula(max_nodes: int, slots: int) -> str:
+    """Scale with the pending tasks, and to zero when none are pending.
+
+    An idle pool is the top cost complaint of Batch users; this formula keeps
+    nodes only while tasks wait or run, and lets running tasks finish.
+    """
+    return (
+        "$samples = $PendingTasks.GetSamplePercent(TimeInterval_Minute * 5);\n"
+        "$pending = $samples < 70 ? max(0, $PendingTasks.GetSample(1)) : "
+        "max($PendingTasks.GetSample(1), avg($PendingTasks.GetSample(TimeInterval_Minute * 5)));\n"
+        f"$wanted = $pending > 0 ? ($pending + {slots - 1}) / {slots} : 0;\n"
+        f"$TargetDedicatedNodes = min({max_nodes}, $wanted);\n"
+        "$TargetLowPriorityNodes = 0;\n"
+        "$NodeDeallocationOption = taskcompletion;"
+    )
+
+
+@dataclass
+class BatchComputeArgs:
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    storage_account: storage.StorageAccount
+    identity: managedidentity.UserAssignedIdentity
+    wheel_name: str
+    wheel_url: pulumi.Input[str]
+    vm_size: str
+    dedicated_nodes: int
+    spot_nodes: int
+    autoscale: bool
+    max_nodes: int
+    task_slots_per_node: int
+    entra_only: bool
+
+
+class BatchCompute(pulumi.ComponentResource):
+    """A Batch account with auto-storage through the pool identity, and one pool."""
+
+    def __init__(self, name: str, args: BatchComputeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("batchwords:compute:BatchCompute", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        identity_ref = batch.ComputeNodeIdentityReferenceArgs(resource_id=args.identity.id)
+        modes = (
+            [batch.AuthenticationMode.AAD]
+            if args.entra_only
+            else [
+                batch.AuthenticationMode.AAD,
+                batch.AuthenticationMode.SHARED_KEY,
+            ]
+        )
+        self.account = batch.BatchAccount(
+            f"{name}-account",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            pool_allocation_mode=batch.PoolAllocationMode.BATCH_SERVICE,
+            allowed_authentication_modes=modes,
+            identity=batch.BatchAccountIdentityArgs(
+                type=batch.ResourceIdentityType.USER_ASSIGNED, user_assigned_identities=[args.identity.id]
+            ),
+            auto_storage=batch.AutoStorageBasePropertiesArgs(
+                storage_account_id=args.storage_account.id,
+                authentication_mode=batch.AutoStorageAuthenticationMode.BATCH_ACCOUNT_MANAGED_IDENTITY,
+                node_identity_reference=identity_ref,
+            ),
+            opts=child,
+        )
+        if args.autoscale:
+            scale = batch.ScaleSettingsArgs(
+                auto_scale=batch.AutoScaleSettingsArgs(
+                    formula=autoscale_formula(args.max_nodes, args.task_slots_per_node),
+                    evaluation_interval="PT5M",
+                )
+            )
+        else:
+            scale = batch.ScaleSettingsArgs(
+                fixed_scale=batch.FixedScaleSettingsArgs(
+                    target_dedicated_nodes=args.dedicated_nodes,
+                    target_low_priority_nodes=args.spot_nodes,
+                    node_deallocation_option=batch.ComputeNodeDeallocationOption.TASK_COMPLETION,
+                )
+            )
+        self.start_task = batch.StartTaskArgs(
+            # Ubuntu images lack python3-venv: the StartTask installs it, elevated.
+            command_line=batchwords.install_command(offline=False, install_venv_package=True),
+            resource_files=[
+                batch.ResourceFileArgs(
+                    http_url=args.wheel_url,
+                    file_path=f"wheels/{args.wheel_name}",
+                    identity_reference=identity_ref,
+                )
+            ],
+            user_identity=batch.UserIdentityArgs(
+                auto_user=batch.AutoUserSpecificationArgs(
+                    scope=batch.AutoUserScope.POOL, elevation_level=batch.ElevationLevel.ADMIN
+                )
+            ),
+            max_task_retry_count=3,
+            wait_for_success=True,
+        )
+        self.pool = batch.Pool(
+            f"{name}-pool",
+            account_name=self.account.name,
+            resource_group_name=args.resource_group_name,
+            pool_name="batchwords",
+            vm_size=args.vm_size,
+            deployment_configuration=batch.DeploymentConfigurationArgs(
+                virtual_machine_configuration=batch.VirtualMachineConfigurationArgs(
+                    image_reference=IMAGE, node_agent_sku_id=NODE_AGENT_SKU
+                )
+            ),
+            scale_settings=scale,
+            task_slots_per_node=args.task_slots_per_node,
+            identity=batch.BatchPoolIdentityArgs(
+                type=batch.PoolIdentityType.USER_ASSIGNED, user_assigned_identities=[args.identity.id]
+            ),
+            target_node_communication_mode=batch.NodeCommunicationMode.SIMPLIFIED,
+            start_task=self.start_task,
+            opts=child,
+        )
+        self.endpoint = self.account.account_endpoint.apply(
+            lambda host: host if host.startswith("https://") else f"https://{host}"
+        )
+        self.register_outputs({"endpoint": self.endpoint, "pool_id": self.pool.name})

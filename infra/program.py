@@ -1,0 +1,114 @@
+"""Wires the components together; ``__main__`` exports what this returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi_azure_native import authorization, resources
+
+from infra.batch_job import BatchJob
+from infra.compute import BatchCompute, BatchComputeArgs
+from infra.config import ROOT, StackConfig, StackConfigError
+from infra.identity import PoolIdentity, PoolIdentityArgs
+from infra.storage import JobStorage, JobStorageArgs
+
+WHEEL_DIR = ROOT / "build" / "wheels"
+
+
+def find_wheel(folder: Path = WHEEL_DIR) -> Path:
+    """The nodetask wheel built by `make wheel`; a clear error when it is missing."""
+    wheels = sorted(folder.glob("nodetask-*-py3-none-any.whl"))
+    if not wheels:
+        raise StackConfigError(
+            f"no nodetask wheel in {folder}: run `make wheel` (the pool's StartTask installs it), "
+            "then `pulumi up`"
+        )
+    return wheels[-1]
+
+
+def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
+    """Declare every resource; returns the stack outputs by name (never a key or SAS)."""
+    client = authorization.get_client_config_output()
+    if config.resource_group_name:
+        group_name: pulumi.Input[str] = resources.get_resource_group_output(
+            resource_group_name=config.resource_group_name
+        ).name
+    else:
+        group_name = resources.ResourceGroup("batchwords", location=config.location).name
+    store = JobStorage(
+        "storage",
+        JobStorageArgs(
+            resource_group_name=group_name,
+            location=config.location,
+            wheel=wheel,
+            input_folder=config.input_folder,
+            input_files=config.input_files,
+            entra_only=config.entra_only,
+        ),
+    )
+    identity = PoolIdentity(
+        "pool",
+        PoolIdentityArgs(
+            resource_group_name=group_name,
+            location=config.location,
+            subscription_id=client.subscription_id,
+            deployer_object_id=client.object_id,
+            account=store.account,
+            containers=store.containers,
+        ),
+    )
+    compute = BatchCompute(
+        "batch",
+        BatchComputeArgs(
+            resource_group_name=group_name,
+            location=config.location,
+            storage_account=store.account,
+            identity=identity.identity,
+            wheel_name=wheel.name,
+            wheel_url=store.wheel_url,
+            vm_size=config.vm_size,
+            dedicated_nodes=config.dedicated_nodes,
+            spot_nodes=config.spot_nodes,
+            autoscale=config.autoscale,
+            max_nodes=config.max_nodes,
+            task_slots_per_node=config.task_slots_per_node,
+            entra_only=config.entra_only,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=list(identity.assignments.values())),
+    )
+    job = BatchJob(
+        "job",
+        job_id=config.job_id,
+        pool_id=compute.pool.name,
+        batch_endpoint=compute.endpoint,
+        storage_endpoint=store.blob_endpoint,
+        input_container=store.containers["input"].name,
+        inputs=store.input_md5,
+        output_container=store.containers["output"].name,
+        numwords=config.numwords,
+        max_wall_clock_minutes=config.task_max_wall_clock_minutes,
+        max_retries=config.task_retries,
+        retention_hours=config.task_retention_hours,
+        wait=config.wait_for_job,
+        wait_timeout_seconds=config.wait_timeout_seconds,
+        opts=pulumi.ResourceOptions(
+            depends_on=[compute.pool, *store.inputs.values(), *identity.assignments.values()]
+        ),
+    )
+    return {
+        "resource_group": group_name,
+        "storage_account": store.account.name,
+        "blob_endpoint": store.blob_endpoint,
+        "containers": {name: container.name for name, container in store.containers.items()},
+        "batch_account_endpoint": compute.endpoint,
+        "pool_id": compute.pool.name,
+        "job_ids": job.job_ids,
+        "job_state": job.state,
+        "task_counts": job.task_counts,
+        "top_words": job.top_words,
+        "output_blob_urls": job.tasks.apply(
+            lambda tasks: {name: task.get("output_url") for name, task in (tasks or {}).items()}
+        ),
+    }

@@ -1,0 +1,93 @@
+"""Storage for a word-count deployment: the account, its three containers, the blobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+from pulumi_azure_native import storage
+
+from batchwords._storage import md5_base64
+
+CONTAINERS = ("application", "input", "output")
+
+
+@dataclass
+class JobStorageArgs:
+    resource_group_name: pulumi.Input[str]
+    location: pulumi.Input[str]
+    wheel: Path
+    input_folder: Path
+    input_files: list[Path] = field(default_factory=list)
+    #: Entra ID only: shared-key access (and so account-key SAS) is turned off.
+    entra_only: bool = False
+
+
+class JobStorage(pulumi.ComponentResource):
+    """StorageV2, HTTPS only, TLS 1.2, no public access; application/input/output."""
+
+    def __init__(self, name: str, args: JobStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("batchwords:storage:JobStorage", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.account = storage.StorageAccount(
+            f"{name}-account",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            kind=storage.Kind.STORAGE_V2,
+            sku=storage.SkuArgs(name=storage.SkuName.STANDARD_LRS),
+            enable_https_traffic_only=True,
+            minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
+            allow_blob_public_access=False,
+            allow_shared_key_access=not args.entra_only,
+            default_to_o_auth_authentication=args.entra_only,
+            opts=child,
+        )
+        self.containers = {
+            container: storage.BlobContainer(
+                f"{name}-{container}",
+                container_name=container,
+                account_name=self.account.name,
+                resource_group_name=args.resource_group_name,
+                public_access=storage.PublicAccess.NONE,
+                opts=child,
+            )
+            for container in CONTAINERS
+        }
+        self.wheel = storage.Blob(
+            f"{name}-wheel",
+            blob_name=args.wheel.name,
+            container_name=self.containers["application"].name,
+            account_name=self.account.name,
+            resource_group_name=args.resource_group_name,
+            type=storage.BlobType.BLOCK,
+            source=pulumi.FileAsset(str(args.wheel)),
+            opts=child,
+        )
+        self.inputs: dict[str, storage.Blob] = {}
+        self.input_md5: dict[str, str] = {}
+        for path in args.input_files:
+            blob_name = path.relative_to(args.input_folder).as_posix()
+            self.input_md5[blob_name] = md5_base64(path)
+            self.inputs[blob_name] = storage.Blob(
+                f"{name}-input-{blob_name}",
+                blob_name=blob_name,
+                container_name=self.containers["input"].name,
+                account_name=self.account.name,
+                resource_group_name=args.resource_group_name,
+                type=storage.BlobType.BLOCK,
+                content_type="text/plain; charset=utf-8",
+                source=pulumi.FileAsset(str(path)),
+                opts=child,
+            )
+        self.blob_endpoint = self.account.primary_endpoints.apply(
+            lambda endpoints: endpoints.blob.rstrip("/")
+        )
+        self.wheel_url = pulumi.Output.concat(self.blob_endpoint, "/application/", args.wheel.name)
+        self.register_outputs(
+            {
+                "account_name": self.account.name,
+                "blob_endpoint": self.blob_endpoint,
+                "wheel_url": self.wheel_url,
+            }
+        )

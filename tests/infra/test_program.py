@@ -1,0 +1,266 @@
+"""The Pulumi program under pulumi.runtime.set_mocks, for each stack file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+import infra.batch_job
+from infra import config as stack_config
+from infra.compute import IMAGE, NODE_AGENT_SKU, autoscale_formula
+from infra.identity import STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER, STORAGE_BLOB_DELEGATOR
+from infra.program import build, find_wheel
+from infra.storage import CONTAINERS
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
+DEPLOYER = "00000000-0000-0000-0000-0000000000d0"
+
+
+class Mocks(pulumi.runtime.Mocks):
+    """Answers like Azure would: ids, names, endpoints and principals."""
+
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        inputs = dict(args.inputs)
+        name = next(
+            (
+                inputs[key]
+                for key in ("poolName", "containerName", "blobName", "accountName", "resourceGroupName")
+                if key in inputs and args.typ.split(":")[-1].lower() in ("pool", "blobcontainer", "blob")
+            ),
+            f"{args.name}x",
+        )
+        outputs = {**inputs, "name": name, "id": f"/subscriptions/{SUBSCRIPTION}/mock/{args.typ}/{args.name}"}
+        identity = inputs.get("identity")
+        if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+            # Azure takes a list of identity ids and answers a map of them.
+            assigned = {
+                ident: {"principalId": "p", "clientId": "c"} for ident in identity["userAssignedIdentities"]
+            }
+            outputs["identity"] = {**identity, "userAssignedIdentities": assigned}
+        if args.typ == "azure-native:storage:StorageAccount":
+            outputs["primaryEndpoints"] = {"blob": f"https://{name}.blob.core.windows.net/"}
+        if args.typ == "azure-native:batch:BatchAccount":
+            outputs["accountEndpoint"] = f"{name}.westeurope.batch.azure.com"
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            outputs.update(principalId="00000000-0000-0000-0000-0000000000a1", clientId="client")
+        if args.typ == "pulumi-python:dynamic:Resource":
+            outputs.update(state="succeeded", job_ids=[inputs["job_id"]], top_words=[["the", 9]], tasks={})
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == "azure-native:authorization:getClientConfig":
+            return {
+                "subscriptionId": SUBSCRIPTION,
+                "objectId": DEPLOYER,
+                "tenantId": "t",
+                "clientId": "c",
+            }, []
+        if args.token == "azure-native:resources:getResourceGroup":
+            return {"name": args.args["resourceGroupName"], "location": "westeurope"}, []
+        return {}, []
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ == typ]
+
+
+def stack_values(stack: str) -> dict[str, str]:
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+    return {key: str(value) for key, value in document["config"].items()}
+
+
+@pytest.fixture
+def use_stack(monkeypatch) -> Iterator[Any]:
+    def apply(stack: str, **overrides: str) -> Mocks:
+        values = stack_values(stack)
+        values.update({f"batchwords:{key}": value for key, value in overrides.items()})
+        monkeypatch.setenv("PULUMI_CONFIG", json.dumps(values))
+        mocks = Mocks()
+        pulumi.runtime.set_mocks(mocks, project="batchwords", stack=stack, preview=False)
+        pulumi.runtime.set_all_config(values)  # replaces the whole config
+        return mocks
+
+    yield apply
+    pulumi.runtime.set_all_config({})
+
+
+def run_program(stack: str, use_stack: Any, wheel: Path, **overrides: str) -> tuple[Mocks, dict[str, Any]]:
+    mocks = use_stack(stack, **overrides)
+    outputs = build(stack_config.load(stack=stack), wheel)
+    return mocks, outputs
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """A real nodetask wheel built from the project (what `make wheel` makes)."""
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("wheels")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(folder),
+            str(ROOT / "nodetask"),
+        ],
+        check=True,
+    )
+    return find_wheel(folder)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pulumi.runtime.test
+def test_program_graph(stack, use_stack, wheel):
+    mocks, outputs = run_program(stack, use_stack, wheel)
+    values = stack_values(stack)
+
+    def check(resolved: list[Any]) -> None:
+        exported = dict(zip(outputs, resolved, strict=True))
+        (account,) = mocks.of_type("azure-native:storage:StorageAccount")
+        assert account.inputs["kind"] == "StorageV2"
+        assert account.inputs["enableHttpsTrafficOnly"] is True
+        assert account.inputs["minimumTlsVersion"] == "TLS1_2"
+        assert account.inputs["allowBlobPublicAccess"] is False
+        entra = values["batchwords:entraOnly"] == "true"
+        assert account.inputs["allowSharedKeyAccess"] is (not entra)
+        containers = mocks.of_type("azure-native:storage:BlobContainer")
+        assert sorted(c.inputs["containerName"] for c in containers) == sorted(CONTAINERS)
+        assert all(c.inputs["publicAccess"] == "None" for c in containers)
+        blobs = mocks.of_type("azure-native:storage:Blob")
+        assert sum(1 for b in blobs if b.inputs["blobName"] == wheel.name) == 1
+        inputs = sorted(b.inputs["blobName"] for b in blobs if b.inputs["blobName"] != wheel.name)
+        assert inputs == sorted(p.name for p in (ROOT / "data").glob("*.txt"))
+
+        (pool,) = mocks.of_type("azure-native:batch:Pool")
+        vm = pool.inputs["deploymentConfiguration"]["virtualMachineConfiguration"]
+        assert vm["imageReference"]["offer"] == IMAGE.offer == "ubuntu-24_04-lts"
+        assert vm["nodeAgentSkuId"] == NODE_AGENT_SKU == "batch.node.ubuntu 24.04"
+        assert pool.inputs["vmSize"] == values["batchwords:vmSize"]
+        assert pool.inputs["targetNodeCommunicationMode"] == "Simplified"
+        assert pool.inputs["identity"]["type"] == "UserAssigned"
+        start = pool.inputs["startTask"]
+        assert start["waitForSuccess"] is True
+        assert start["maxTaskRetryCount"] > 0
+        assert "pip install" in start["commandLine"]
+        assert "nodetask" in start["commandLine"]
+        assert start["userIdentity"]["autoUser"]["elevationLevel"] == "Admin"
+        (wheel_file,) = start["resourceFiles"]
+        assert wheel_file["filePath"] == f"wheels/{wheel.name}"
+        assert wheel_file["httpUrl"].endswith(f"/application/{wheel.name}")
+        assert "identityReference" in wheel_file
+        scale = pool.inputs["scaleSettings"]
+        if values.get("batchwords:autoscale") == "true":
+            formula = scale["autoScale"]["formula"]
+            assert formula == autoscale_formula(
+                int(values["batchwords:maxNodes"]), int(values["batchwords:taskSlotsPerNode"])
+            )
+            assert "$pending > 0" in formula
+            assert ": 0;" in formula  # to zero when nothing is pending
+        else:
+            assert scale["fixedScale"]["targetLowPriorityNodes"] == int(values["batchwords:spotNodes"])
+
+        (batch_account,) = mocks.of_type("azure-native:batch:BatchAccount")
+        modes = batch_account.inputs["allowedAuthenticationModes"]
+        assert modes == (["AAD"] if entra else ["AAD", "SharedKey"])
+        assert batch_account.inputs["autoStorage"]["authenticationMode"] == "BatchAccountManagedIdentity"
+
+        roles = {
+            (r.inputs["scope"].rsplit("/", 1)[-1], r.inputs["roleDefinitionId"].rsplit("/", 1)[-1])
+            for r in mocks.of_type("azure-native:authorization:RoleAssignment")
+            if r.inputs["principalId"] != DEPLOYER
+        }
+        assert roles == {
+            # a mock resource's id is "<resource name>-id": each grant is scoped to one container
+            ("storage-application-id", STORAGE_BLOB_DATA_READER),
+            ("storage-input-id", STORAGE_BLOB_DATA_READER),
+            ("storage-output-id", STORAGE_BLOB_DATA_CONTRIBUTOR),
+        }
+
+        deployer = {
+            (r.inputs["scope"].rsplit("/", 1)[-1], r.inputs["roleDefinitionId"].rsplit("/", 1)[-1])
+            for r in mocks.of_type("azure-native:authorization:RoleAssignment")
+            if r.inputs["principalId"] == DEPLOYER
+        }
+        # What a user delegation SAS and reading the outputs need, on the account.
+        assert deployer == {
+            ("storage-account-id", STORAGE_BLOB_DELEGATOR),
+            ("storage-account-id", STORAGE_BLOB_DATA_CONTRIBUTOR),
+        }
+
+        (job,) = mocks.of_type("pulumi-python:dynamic:Resource")
+        assert job.inputs["numwords"] == int(values.get("batchwords:numwords", 10))
+        assert set(job.inputs["inputs"]) == set(inputs)
+        text = json.dumps(exported)
+        assert "sig=" not in text
+        assert "AccountKey" not in text
+        assert exported["containers"] == {name: name for name in CONTAINERS}
+        assert exported["top_words"] == [["the", 9]]
+
+    return pulumi.Output.all(*outputs.values()).apply(check)
+
+
+@pulumi.runtime.test
+def test_job_depends_on_the_pool_and_the_blobs(use_stack, wheel, mocker):
+    spy = mocker.spy(infra.batch_job.BatchJob, "__init__")
+    run_program("dev", use_stack, wheel)
+    opts = spy.call_args.kwargs["opts"]
+    types = sorted({type(dep).__name__ for dep in opts.depends_on})
+    assert types == ["Blob", "Pool", "RoleAssignment"]
+    blob_count = sum(1 for dep in opts.depends_on if type(dep).__name__ == "Blob")
+    assert blob_count == len(list((ROOT / "data").glob("*.txt")))
+    return pulumi.Output.from_input(True)
+
+
+def test_the_stacks_differ_where_they_should():
+    dev, prod = stack_values("dev"), stack_values("prod")
+    for key in ("location", "vmSize", "taskRetentionHours", "entraOnly"):
+        assert dev[f"batchwords:{key}"] != prod[f"batchwords:{key}"], key
+    assert dev["batchwords:spotNodes"] != "0"
+    assert prod["batchwords:autoscale"] == "true"
+    assert prod["batchwords:entraOnly"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("vmSize", "huge", "config vmSize: 'huge' is not an Azure VM size"),
+        ("dedicatedNodes", "-1", "config dedicatedNodes: must be at least 0"),
+        ("numwords", "0", "config numwords: must be at least 1"),
+        ("inputFolder", "no-such-folder", "config inputFolder: folder"),
+        ("taskRetries", "zero", "config taskRetries: is not a whole number"),
+    ],
+)
+def test_bad_config_names_the_key_and_the_stack_file(use_stack, key, value, message):
+    use_stack("dev", **{key: value})
+    with pytest.raises(stack_config.StackConfigError) as bad:
+        stack_config.load(stack="dev")
+    assert message in str(bad.value)
+    assert "Pulumi.dev.yaml" in str(bad.value)
+
+
+def test_empty_input_folder(use_stack, tmp_path):
+    use_stack("dev", inputFolder=str(tmp_path))
+    with pytest.raises(stack_config.StackConfigError, match="has no input files"):
+        stack_config.load(stack="dev")
+
+
+def test_missing_wheel_is_a_clear_error(tmp_path):
+    with pytest.raises(stack_config.StackConfigError, match="run `make wheel`"):
+        find_wheel(tmp_path)
