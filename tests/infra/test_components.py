@@ -1,0 +1,144 @@
+"""Each component on its own, under Pulumi's mocks, with fixture arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from infra.compute import BatchCompute, BatchComputeArgs
+from infra.identity import STORAGE_BLOB_DATA_READER, PoolIdentity, PoolIdentityArgs
+from infra.storage import CONTAINERS, JobStorage, JobStorageArgs
+from tests.infra.test_program import DEPLOYER, SUBSCRIPTION, Mocks
+
+
+@pytest.fixture
+def mocks() -> Mocks:
+    mocks = Mocks()
+    pulumi.runtime.set_mocks(mocks, project="batchwords", stack="unit", preview=False)
+    return mocks
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path, list[Path]]:
+    wheel = tmp_path / "nodetask-9.9.9-py3-none-any.whl"
+    wheel.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: the component only uploads it
+    folder = tmp_path / "texts"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "a.txt").write_text("alpha beta", encoding="utf-8")
+    (folder / "nested" / "b.txt").write_text("gamma", encoding="utf-8")
+    return wheel, folder, [folder / "a.txt", folder / "nested" / "b.txt"]
+
+
+def storage_component(files: tuple[Path, Path, list[Path]], entra_only: bool = False) -> JobStorage:
+    wheel, folder, inputs = files
+    return JobStorage(
+        "storage",
+        JobStorageArgs(
+            resource_group_name="rg",
+            location="westeurope",
+            wheel=wheel,
+            input_folder=folder,
+            input_files=inputs,
+            entra_only=entra_only,
+        ),
+    )
+
+
+@pulumi.runtime.test
+def test_job_storage(mocks, files):
+    store = storage_component(files, entra_only=True)
+
+    def check(values: list[Any]) -> None:
+        blob_endpoint, wheel_url = values[:2]
+        assert blob_endpoint == "https://storage-accountx.blob.core.windows.net"
+        assert wheel_url == f"{blob_endpoint}/application/nodetask-9.9.9-py3-none-any.whl"
+        (account,) = mocks.of_type("azure-native:storage:StorageAccount")
+        assert account.inputs["allowSharedKeyAccess"] is False
+        assert account.inputs["defaultToOAuthAuthentication"] is True
+        assert sorted(store.containers) == sorted(CONTAINERS)
+        assert sorted(store.input_md5) == ["a.txt", "nested/b.txt"]  # names keep their folders
+        assert store.input_md5["a.txt"] == "M89hI91cRte2/cnNcqu/Zg=="  # MD5 of "alpha beta", base64
+        blobs = {b.inputs["blobName"]: b for b in mocks.of_type("azure-native:storage:Blob")}
+        assert blobs["nested/b.txt"].inputs["contentType"].startswith("text/plain")
+
+    blob_ids = [blob.id for blob in store.inputs.values()]
+    return pulumi.Output.all(store.blob_endpoint, store.wheel_url, *blob_ids).apply(check)
+
+
+@pulumi.runtime.test
+def test_pool_identity(mocks, files):
+    store = storage_component(files)
+    identity = PoolIdentity(
+        "pool",
+        PoolIdentityArgs(
+            resource_group_name="rg",
+            location="westeurope",
+            subscription_id=SUBSCRIPTION,
+            deployer_object_id=DEPLOYER,
+            account=store.account,
+            containers=store.containers,
+        ),
+    )
+
+    def check(_: object) -> None:
+        assignments = mocks.of_type("azure-native:authorization:RoleAssignment")
+        assert len(assignments) == 5
+        names = {a.inputs["roleAssignmentName"] for a in assignments}
+        assert len(names) == 5  # distinct, deterministic GUIDs
+        reader = [a for a in assignments if a.inputs["roleDefinitionId"].endswith(STORAGE_BLOB_DATA_READER)]
+        assert sorted(a.inputs["scope"] for a in reader) == ["storage-application-id", "storage-input-id"]
+        assert all(
+            a.inputs["roleDefinitionId"].startswith(f"/subscriptions/{SUBSCRIPTION}/") for a in assignments
+        )
+
+    return pulumi.Output.all(*(a.id for a in identity.assignments.values())).apply(check)
+
+
+@pytest.mark.parametrize("autoscale", [False, True])
+@pulumi.runtime.test
+def test_batch_compute(mocks, files, autoscale):
+    store = storage_component(files)
+    identity = PoolIdentity(
+        "pool",
+        PoolIdentityArgs("rg", "westeurope", SUBSCRIPTION, DEPLOYER, store.account, store.containers),
+    )
+    compute = BatchCompute(
+        "batch",
+        BatchComputeArgs(
+            resource_group_name="rg",
+            location="westeurope",
+            storage_account=store.account,
+            identity=identity.identity,
+            wheel_name="nodetask-9.9.9-py3-none-any.whl",
+            wheel_url=store.wheel_url,
+            vm_size="Standard_D2s_v3",
+            dedicated_nodes=2,
+            spot_nodes=1,
+            autoscale=autoscale,
+            max_nodes=6,
+            task_slots_per_node=3,
+            entra_only=False,
+        ),
+    )
+
+    def check(values: list[Any]) -> None:
+        endpoint = values[0]
+        assert endpoint == "https://batch-accountx.westeurope.batch.azure.com"
+        (pool,) = mocks.of_type("azure-native:batch:Pool")
+        assert pool.inputs["taskSlotsPerNode"] == 3
+        scale = pool.inputs["scaleSettings"]
+        if autoscale:
+            assert "min(6, $wanted)" in scale["autoScale"]["formula"]
+            assert "($pending + 2) / 3" in scale["autoScale"]["formula"]
+        else:
+            assert scale["fixedScale"]["targetDedicatedNodes"] == 2
+            assert scale["fixedScale"]["targetLowPriorityNodes"] == 1
+        command = pool.inputs["startTask"]["commandLine"]
+        assert command.startswith("/bin/sh -c ")
+        assert "apt-get install -y -qq python3-venv" in command
+        assert "--no-index" not in command  # Azure nodes install dependencies from the index
+
+    return pulumi.Output.all(compute.endpoint, compute.pool.id).apply(check)
