@@ -19,12 +19,9 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-## demo: the main job (for now: nodetask over the sample texts in data/)
-demo: $(PY_STAMP)
-	@for f in data/*.txt; do \
-		$(BIN)/nodetask --filepath "$$f" --numwords $(NUMWORDS) --no-upload --output-dir build/demo || exit $$?; \
-		echo; \
-	done
+## demo: the main job - the whole pipeline offline over the sample texts in data/
+demo: $(PY_STAMP) $(NPM_STAMP)
+	$(BIN)/batchwords run data --numwords $(NUMWORDS) --output-dir build/run
 
 ## test: ruff, mypy and every test
 test: lint typecheck $(NPM_STAMP)

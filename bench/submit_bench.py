@@ -25,11 +25,8 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
 from batchwords import Credentials, JobManager, JobSpec, Storage, TaskLimits
+from batchwords._azurite import start_azurite
 from localbatch import LocalBatch
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from tests.azurite import start_azurite  # noqa: E402  (the same launcher the tests use)
 
 
 class Counter(SansIOHTTPPolicy[HttpRequest, HttpResponse]):

@@ -8,6 +8,7 @@ import mimetypes
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -265,17 +266,26 @@ def build_app(service: BatchService, accounts: dict[str, str]) -> Starlette:
                 docs.append(entry)
         return _page(request, docs)
 
+    async def node_file(request: Request) -> Response:
+        pool_id, node_id = request.path_params["pool_id"], request.path_params["node_id"]
+        service.get_node(pool_id, node_id)
+        url = f"{service.base_url}/pools/{pool_id}/nodes/{node_id}/files/{request.path_params['file_path']}"
+        return _file(request, service.node_dir(pool_id, node_id), request.path_params["file_path"], url)
+
     async def task_file(request: Request) -> Response:
         job_id, task_id = request.path_params["job_id"], request.path_params["task_id"]
         name = request.path_params["file_path"]
-        root = service.task_dir(job_id, task_id)
+        url = f"{service.base_url}/jobs/{job_id}/tasks/{task_id}/files/{name}"
+        return _file(request, service.task_dir(job_id, task_id), name, url)
+
+    def _file(request: Request, root: Path | None, name: str, url: str) -> Response:
         path = (root / name).resolve() if root else None
         if root is None or path is None or not path.is_relative_to(root.resolve()) or not path.is_file():
             raise BatchError(404, "FileNotFound", "The specified file does not exist.")
         data = b"" if request.method == "HEAD" else path.read_bytes()
         headers = {
             "ocp-batch-file-isdirectory": "false",
-            "ocp-batch-file-url": f"{service.base_url}/jobs/{job_id}/tasks/{task_id}/files/{name}",
+            "ocp-batch-file-url": url,
             "ocp-creation-time": http_date(),
             "Last-Modified": http_date(),
             "Content-Length": str(path.stat().st_size),
@@ -315,6 +325,7 @@ def build_app(service: BatchService, accounts: dict[str, str]) -> Starlette:
         Route("/pools/{pool_id}/nodes", nodes, methods=["GET"]),
         Route("/pools/{pool_id}/nodes/{node_id}", node, methods=["GET"]),
         Route("/pools/{pool_id}/nodes/{node_id}/reboot", reboot, methods=["POST"]),
+        Route("/pools/{pool_id}/nodes/{node_id}/files/{file_path:path}", node_file, methods=["GET", "HEAD"]),
         Route("/jobs", jobs, methods=["GET", "POST"]),
         Route("/jobs/{job_id}", job, methods=["GET", "PATCH", "PUT", "DELETE"]),
         Route("/jobs/{job_id}/terminate", terminate_job, methods=["POST"]),

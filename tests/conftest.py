@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from tests.azurite import Azurite, start_azurite
+from batchwords._azurite import Azurite, start_azurite
 
 # Azurite + localbatch fixtures shared by the batchwords and infra tests.
 pytest_plugins = ["tests.emulators"]

@@ -15,8 +15,8 @@ from azure.batch import models as batch_models
 from azure.core.credentials import AzureNamedKeyCredential
 
 from batchwords import Credentials, JobManager, JobSpec, Storage, TaskLimits, nodetask_start_task
+from batchwords._azurite import Azurite
 from localbatch import LocalBatch
-from tests.azurite import Azurite
 from tests.localbatch.conftest import wait_idle
 
 ROOT = Path(__file__).resolve().parents[1]

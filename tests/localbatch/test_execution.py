@@ -245,6 +245,8 @@ def test_start_task_failure_keeps_the_node_from_running_tasks(client):
     assert node.start_task_info.exit_code == 7
     assert node.start_task_info.retry_count == 1
     assert node.start_task_info.result == "failure"
+    stderr = b"".join(client.download_node_file("pool", node.id, "startup/stderr.txt"))
+    assert stderr.count(b"setup broke") == 2  # the first run and its retry
     make_job(client)
     client.create_task("job", batch_models.BatchTaskCreateOptions(id="never", command_line="true"))
     assert client.get_task("job", "never").state == "active"

@@ -18,9 +18,9 @@ from azure.storage.blob import (
     generate_container_sas,
 )
 
+from batchwords._azurite import Azurite
 from nodetask import ExitCode, read_counts_file
 from nodetask.__main__ import main
-from tests.azurite import Azurite
 from tests.nodetask.helpers import tutorial_counts
 
 pytestmark = pytest.mark.azurite

@@ -1,15 +1,17 @@
-"""Start and stop the Azurite blob emulator from the project's node_modules."""
+"""Start and stop Azurite, the Storage emulator, from the project's node_modules."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-AZURITE_BLOB = ROOT / "node_modules" / ".bin" / "azurite-blob"
+from ._exceptions import ConfigError
+
+AZURITE_ENV = "BATCHWORDS_AZURITE"
 #: Azurite's well-known development account (public, documented by Microsoft).
 ACCOUNT = "devstoreaccount1"
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -43,15 +45,30 @@ class Azurite:
                 self.process.wait()
 
 
-def start_azurite(data_dir: Path, *, timeout: float = 30.0) -> Azurite:
+def find_azurite(start: Path | None = None) -> Path:
+    """``azurite-blob`` from $BATCHWORDS_AZURITE, or the nearest node_modules upwards."""
+    if os.environ.get(AZURITE_ENV):
+        return Path(os.environ[AZURITE_ENV])
+    for folder in [(start or Path.cwd()).resolve(), *Path(__file__).resolve().parents]:
+        for base in (folder, *folder.parents):
+            candidate = base / "node_modules" / ".bin" / "azurite-blob"
+            if candidate.exists():
+                return candidate
+    raise ConfigError(
+        "Azurite is not installed: run `make setup` (npm ci) in the project, or set "
+        f"{AZURITE_ENV} to the azurite-blob executable"
+    )
+
+
+def start_azurite(data_dir: Path, *, timeout: float = 30.0, executable: Path | None = None) -> Azurite:
     """Start Azurite on a free 127.0.0.1 port with its data in ``data_dir``."""
-    if not AZURITE_BLOB.exists():
-        raise RuntimeError(f"{AZURITE_BLOB} is missing; run `make setup` (npm ci) first")
+    executable = executable or find_azurite()
+    data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "azurite.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
         [
-            str(AZURITE_BLOB),
+            str(executable),
             "--blobHost",
             "127.0.0.1",
             "--blobPort",
@@ -75,4 +92,4 @@ def start_azurite(data_dir: Path, *, timeout: float = 30.0) -> Azurite:
     process.kill()
     process.wait()
     output = log_path.read_bytes().decode(errors="replace")
-    raise RuntimeError(f"Azurite did not start within {timeout:.0f}s: {output}")
+    raise ConfigError(f"Azurite did not start within {timeout:.0f}s: {output}")

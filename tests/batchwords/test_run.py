@@ -1,0 +1,83 @@
+"""`batchwords run`: the whole pipeline offline, end to end, and its error paths."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import batchwords._offline as offline
+from batchwords.__main__ import main
+from localbatch import LocalBatch
+from tests.batchwords.test_library import all_words, ranked
+from tests.emulators import DATA
+
+pytestmark = pytest.mark.azurite
+
+
+@pytest.fixture
+def spies(mocker, wheelhouse, monkeypatch, tmp_path):
+    """Watch the services start and stop; reuse the session's wheelhouse."""
+    project = tmp_path / "project"
+    (project / "build").mkdir(parents=True)
+    (project / "build" / "wheelhouse").symlink_to(wheelhouse)
+    monkeypatch.setattr("batchwords.__main__._project_root", lambda: project)
+    return {
+        "azurite": mocker.spy(offline, "start_azurite"),
+        "localbatch_stop": mocker.spy(LocalBatch, "stop"),
+    }
+
+
+def assert_services_stopped(spies) -> None:
+    for call in spies["azurite"].spy_return_list:
+        assert call.process.poll() is not None
+    assert spies["localbatch_stop"].call_count == spies["azurite"].call_count
+
+
+def test_run_end_to_end(spies, tmp_path, capsys):
+    out = tmp_path / "outputs"
+    code = main(["run", str(DATA), "--numwords", "6", "--output-dir", str(out), "--nodes", "1"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    rows = re.findall(r"^\s+\d+\s+(\S+)\s+([\d,]+)$", captured.out, flags=re.MULTILINE)
+    merged = [(word, int(count.replace(",", ""))) for word, count in rows]
+    assert merged == ranked(all_words(DATA), 6)  # what nodetask's rule gives over all inputs together
+    for path in DATA.glob("*.txt"):
+        assert path.name in captured.out
+        assert list(out.rglob(f"{path.stem}_OUTPUT.json"))
+        assert list(out.rglob(f"{path.stem}_COUNTS.tsv.gz"))
+    assert "tasks [" in captured.err
+    assert "Stage timings: start services" in captured.out
+    assert_services_stopped(spies)
+
+
+def test_missing_input_folder(spies, tmp_path, capsys):
+    code = main(["run", str(tmp_path / "nope")])
+    assert code == 2
+    assert f"input folder {tmp_path / 'nope'} does not exist" in capsys.readouterr().err
+    assert spies["azurite"].call_count == 0
+
+
+def test_failing_start_task_reports_its_stderr(spies, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BATCHWORDS_NODE_PYTHON", "/no/such/python3")
+    code = main(["run", str(DATA), "--nodes", "1", "--output-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert "the StartTask that installs nodetask failed" in err
+    assert "/no/such/python3" in err  # the tail of the StartTask's stderr
+    assert_services_stopped(spies)
+
+
+def test_failing_task_reports_exit_code_and_stderr(spies, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "good.txt").write_text("one two two", encoding="utf-8")
+    (data / "image.bin").write_bytes(b"\x89PNG\x00\x00binary")
+    code = main(["run", str(data), "--nodes", "1", "--output-dir", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "image.bin" in captured.err
+    assert "exit code 3" in captured.err
+    assert "looks like a binary file" in captured.err
+    assert "good.txt" in captured.out
+    assert_services_stopped(spies)
