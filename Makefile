@@ -40,10 +40,11 @@ wheel: $(PY_STAMP)
 
 ## bench: nodetask throughput and memory, localbatch task rates, batchwords submit/monitor (SIZES in MB, e.g. make bench SIZES="100 1000")
 SIZES ?= 100
-bench: $(PY_STAMP)
+bench: $(PY_STAMP) $(NPM_STAMP)
 	$(BIN)/python bench/nodetask_bench.py --sizes $(SIZES)
 	$(BIN)/python bench/localbatch_bench.py --tasks 10000
 	$(BIN)/python bench/submit_bench.py --inputs 10000
+	$(BIN)/python bench/e2e_bench.py --files 3 30 300
 
 clean:
 	rm -rf $(VENV) node_modules build dist bench/corpus
