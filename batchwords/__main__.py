@@ -1,4 +1,4 @@
-"""The ``batchwords`` command: the offline run (more commands follow)."""
+"""The ``batchwords`` command: the offline run, and job and file management."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from ._commands import HANDLERS, add_commands
 from ._exceptions import BatchServiceError, BatchwordsError, ConfigError
 from ._jobs import JobResults, TaskCounts
 from ._offline import STAGES, run_offline
+from ._settings import load_settings
 
 EXIT_OK, EXIT_TASKS_FAILED, EXIT_USAGE, EXIT_SERVICE = 0, 1, 2, 3
 
@@ -37,13 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "data_dir", nargs="?", default="data", type=Path, help="folder of input texts (default data)"
     )
-    run.add_argument("--numwords", type=int, default=10, help="top words per file and merged (default 10)")
+    run.add_argument(
+        "--numwords", type=int, help="top words per file and merged (default 10, or your config)"
+    )
     run.add_argument(
         "--output-dir", type=Path, default=Path("build/run"), help="where outputs are downloaded"
     )
     run.add_argument("--nodes", type=int, default=2, help="local nodes in the pool (default 2)")
     run.add_argument("--slots", type=int, default=2, help="task slots per node (default 2)")
     run.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_commands(commands)
     return parser
 
 
@@ -103,6 +108,8 @@ def render(results: JobResults, numwords: int, timings: dict[str, float]) -> str
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.numwords is None:
+        args.numwords = int(load_settings().get("numwords", 10))
     if args.numwords < 1:
         raise ConfigError(f"--numwords must be at least 1 (got {args.numwords})")
     progress = _Progress()
@@ -152,9 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    logging.basicConfig(level=logging.WARNING, format="batchwords: %(message)s")
     try:
-        return _run(args)
+        level = str(load_settings().get("log_level", "WARNING"))
+        logging.basicConfig(level=level, format="batchwords: %(message)s")
+        if args.command == "run":
+            return _run(args)
+        return HANDLERS[args.command](args)
     except ConfigError as exc:
         print(f"batchwords: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

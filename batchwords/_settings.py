@@ -1,0 +1,121 @@
+"""The user's defaults (the old Batch Apps client's Configuration) and where targets come from."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from ._exceptions import ConfigError
+
+APP = "batchwords"
+CONFIG_ENV = "BATCHWORDS_CONFIG_DIR"
+BATCH_ENDPOINT_ENV = "BATCHWORDS_BATCH_ENDPOINT"
+STORAGE_ENDPOINT_ENV = "BATCHWORDS_STORAGE_ENDPOINT"
+#: Keys of the user config file and what they mean.
+KEYS = {
+    "batch_endpoint": "Batch account endpoint, e.g. https://ACCOUNT.REGION.batch.azure.com",
+    "storage_endpoint": "blob endpoint, e.g. https://ACCOUNT.blob.core.windows.net",
+    "stack": "Pulumi stack whose outputs give the endpoints",
+    "numwords": "default number of top words",
+    "log_level": "logging level: WARNING, INFO or DEBUG",
+}
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or platformdirs.user_config_dir(APP))
+
+
+def config_path() -> Path:
+    return config_dir() / "config.json"
+
+
+def load_settings() -> dict[str, Any]:
+    path = config_path()
+    if not path.exists():
+        return {}
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}); fix or delete it") from exc
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path} must hold a JSON object; fix or delete it")
+    return settings
+
+
+def set_setting(key: str, value: str) -> Path:
+    """Store one default; the file is replaced atomically."""
+    if key not in KEYS:
+        raise ConfigError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+    parsed: Any = value
+    if key == "numwords":
+        if not value.isdigit() or int(value) < 1:
+            raise ConfigError(f"numwords must be a whole number of at least 1 (got {value!r})")
+        parsed = int(value)
+    if key == "log_level" and value.upper() not in ("WARNING", "INFO", "DEBUG"):
+        raise ConfigError(f"log_level must be WARNING, INFO or DEBUG (got {value!r})")
+    settings = load_settings()
+    settings[key] = parsed.upper() if key == "log_level" else parsed
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
+@dataclass(frozen=True)
+class Target:
+    batch_endpoint: str
+    storage_endpoint: str
+    source: str
+
+
+def stack_outputs(stack: str) -> dict[str, Any]:
+    """`pulumi stack output --json` for a stack; a clear error without the Pulumi CLI."""
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        raise ConfigError(
+            f"--stack {stack} needs the Pulumi CLI, which is not installed here; install it, or give "
+            "--batch-endpoint and --storage-endpoint"
+        )
+    proc = subprocess.run(
+        [pulumi, "stack", "output", "--json", "--stack", stack], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise ConfigError(f"pulumi stack output for stack {stack} failed: {proc.stderr.strip()[-400:]}")
+    outputs: dict[str, Any] = json.loads(proc.stdout or "{}")
+    return outputs
+
+
+def resolve_target(
+    *, batch_endpoint: str | None, storage_endpoint: str | None, stack: str | None, need_batch: bool = True
+) -> Target:
+    """Flags, then environment variables, then a stack's outputs, then the user config."""
+    settings = load_settings()
+    batch = batch_endpoint or os.environ.get(BATCH_ENDPOINT_ENV)
+    storage = storage_endpoint or os.environ.get(STORAGE_ENDPOINT_ENV)
+    source = "flags and environment"
+    stack = stack or (None if (batch and storage) else settings.get("stack"))
+    if stack and not (batch and storage):
+        outputs = stack_outputs(stack)
+        batch = batch or outputs.get("batch_account_endpoint")
+        storage = storage or outputs.get("blob_endpoint")
+        source = f"Pulumi stack {stack}"
+    batch = batch or settings.get("batch_endpoint")
+    storage = storage or settings.get("storage_endpoint")
+    missing = [name for name, value in (("--storage-endpoint", storage),) if not value]
+    if need_batch and not batch:
+        missing.insert(0, "--batch-endpoint")
+    if missing:
+        raise ConfigError(
+            f"no {' or '.join(missing)}: pass it, set {BATCH_ENDPOINT_ENV}/{STORAGE_ENDPOINT_ENV}, "
+            "use --stack NAME, or `batchwords config set batch_endpoint ...`"
+        )
+    return Target(str(batch or ""), str(storage), source)

@@ -1,0 +1,112 @@
+"""`batchwords jobs|files|config|whoami` against Azurite + localbatch."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from batchwords.__main__ import main
+from tests.emulators import DATA, upload_samples
+
+pytestmark = pytest.mark.azurite
+
+
+@pytest.fixture
+def target(emulators, azurite, monkeypatch, tmp_path):
+    """Shared Key credentials and endpoints from the environment; a private config folder."""
+    monkeypatch.setenv("BATCHWORDS_BATCH_ACCOUNT", emulators.batch.account)
+    monkeypatch.setenv("BATCHWORDS_BATCH_KEY", emulators.batch.key)
+    monkeypatch.setenv("BATCHWORDS_STORAGE_ACCOUNT", azurite.account)
+    monkeypatch.setenv("BATCHWORDS_STORAGE_KEY", azurite.key)
+    monkeypatch.setenv("BATCHWORDS_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.delenv("BATCHWORDS_BATCH_ENDPOINT", raising=False)
+    monkeypatch.delenv("BATCHWORDS_STORAGE_ENDPOINT", raising=False)
+    return ["--batch-endpoint", emulators.batch.endpoint, "--storage-endpoint", emulators.storage.account_url]
+
+
+def run_json(capsys, *argv: str):
+    code = main(list(argv))
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def test_files_upload_list_find_download(target, emulators, capsys, tmp_path):
+    container = f"input-{emulators.suffix}"
+    assert main(["files", "upload", str(DATA), "--container", container, *target]) == 0
+    assert "uploaded 4, unchanged 0" in capsys.readouterr().out
+    assert main(["files", "upload", str(DATA), "--container", container, *target]) == 0
+    assert "uploaded 0, unchanged 4" in capsys.readouterr().out
+    code, listed = run_json(capsys, "files", "list", "--container", container, "--json", *target)
+    assert code == 0
+    assert sorted(item["name"] for item in listed) == sorted(p.name for p in DATA.glob("*.txt"))
+    assert all("sig=" not in item["url"] for item in listed)
+    code, found = run_json(
+        capsys, "files", "find", "gettysburg_address.txt", "--container", container, "--json", *target
+    )
+    assert (code, [item["name"] for item in found]) == (0, ["gettysburg_address.txt"])
+    assert main(["files", "find", "nothing-like-this", "--container", container, *target]) == 1
+    dest = tmp_path / "down"
+    assert main(["files", "download", "--container", container, "--dest", str(dest), *target]) == 0
+    assert (dest / "erlkoenig_goethe_de.txt").read_bytes() == (DATA / "erlkoenig_goethe_de.txt").read_bytes()
+
+
+def test_jobs_list_wait_status_outputs_cancel_delete(target, emulators, pool, capsys, tmp_path):
+    spec = emulators.spec()
+    upload_samples(emulators, spec)
+    emulators.manager.submit("cli-job", spec, emulators.manager.input_blobs(spec))
+    code, listed = run_json(capsys, "jobs", "list", "--json", *target)
+    assert code == 0
+    assert [(job["id"], job["pool"]) for job in listed] == [("cli-job", "pool")]
+    assert main(["jobs", "wait", "cli-job", "--timeout", "120", *target]) == 0
+    captured = capsys.readouterr()
+    assert "4/4 done (4 succeeded, 0 failed)" in captured.out
+    assert "cli-job:" in captured.err  # progress lines
+    code, status = run_json(capsys, "jobs", "status", "cli-job", "--json", *target)
+    assert (code, status["state"], status["task_counts"]["succeeded"]) == (0, "completed", 4)
+    dest = tmp_path / "outputs"
+    assert (
+        main(
+            ["jobs", "outputs", "cli-job", "--dest", str(dest), "--container", spec.output_container, *target]
+        )
+        == 0
+    )
+    assert len(list(dest.rglob("*_OUTPUT.json"))) == 4
+    capsys.readouterr()
+    assert main(["jobs", "cancel", "cli-job", *target]) == 0
+    assert "already finished" in capsys.readouterr().out
+    assert main(["jobs", "delete", "cli-job", *target]) == 0
+    assert "deleted" in capsys.readouterr().out
+    assert main(["jobs", "delete", "cli-job", *target]) == 0
+    assert "already gone" in capsys.readouterr().out
+
+
+def test_unknown_job(target, capsys):
+    assert main(["jobs", "status", "ghost", *target]) == 2
+    assert "job ghost does not exist" in capsys.readouterr().err
+
+
+def test_missing_endpoint_and_stack_without_pulumi(target, capsys):
+    assert main(["jobs", "list"]) == 2
+    assert "--batch-endpoint" in capsys.readouterr().err
+    assert main(["jobs", "list", "--stack", "dev"]) == 2
+    assert "needs the Pulumi CLI" in capsys.readouterr().err
+
+
+def test_config_set_show_and_defaults(target, emulators, capsys):
+    assert main(["config", "set", "batch_endpoint", emulators.batch.endpoint]) == 0
+    assert main(["config", "set", "storage_endpoint", emulators.storage.account_url]) == 0
+    assert main(["config", "set", "numwords", "7"]) == 0
+    capsys.readouterr()
+    assert main(["config", "show"]) == 0
+    shown = capsys.readouterr().out
+    assert "numwords = 7" in shown
+    assert f"batch_endpoint = {emulators.batch.endpoint}" in shown
+    assert main(["jobs", "list"]) == 0  # endpoints from the config file; flags still override
+    assert main(["config", "set", "numwords", "zero"]) == 2
+    assert "numwords must be a whole number" in capsys.readouterr().err
+
+
+def test_whoami(target, capsys):
+    assert main(["whoami"]) == 0
+    assert capsys.readouterr().out.startswith("Shared Key for Batch account")
