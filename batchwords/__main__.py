@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--nodes", type=int, default=2, help="local nodes in the pool (default 2)")
     run.add_argument("--slots", type=int, default=2, help="task slots per node (default 2)")
     run.add_argument("--json", action="store_true", help="print the results as JSON")
+    run.add_argument(
+        "--keep", action="store_true", help="keep the services, containers, job and pool for --local commands"
+    )
     add_commands(commands)
     return parser
 
@@ -120,6 +123,7 @@ def _run(args: argparse.Namespace) -> int:
         project=_project_root(),
         nodes=args.nodes,
         slots=args.slots,
+        keep=args.keep,
         say=progress.say,
         progress=progress.tasks,
     )

@@ -60,8 +60,13 @@ def find_azurite(start: Path | None = None) -> Path:
     )
 
 
-def start_azurite(data_dir: Path, *, timeout: float = 30.0, executable: Path | None = None) -> Azurite:
-    """Start Azurite on a free 127.0.0.1 port with its data in ``data_dir``."""
+def start_azurite(
+    data_dir: Path, *, timeout: float = 30.0, executable: Path | None = None, detached: bool = False
+) -> Azurite:
+    """Start Azurite on a free 127.0.0.1 port with its data in ``data_dir``.
+
+    ``detached`` puts it in its own session, so it outlives this process.
+    """
     executable = executable or find_azurite()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "azurite.log"
@@ -81,6 +86,8 @@ def start_azurite(data_dir: Path, *, timeout: float = 30.0, executable: Path | N
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=detached,
     )
     log.close()  # the child holds its own handle; a file never fills like a pipe
     deadline = time.monotonic() + timeout

@@ -13,6 +13,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from ._credentials import SIGN_IN_MODES, resolve_credentials, sign_in
 from ._exceptions import BatchServiceError, ConfigError
 from ._jobs import JobManager, TaskCounts
+from ._local import state_path, stop_local, use_local
 from ._settings import KEYS, Target, config_dir, config_path, load_settings, resolve_target, set_setting
 from ._storage import Storage
 
@@ -21,6 +22,7 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-endpoint", help="Batch account endpoint (or BATCHWORDS_BATCH_ENDPOINT)")
     parser.add_argument("--storage-endpoint", help="blob endpoint (or BATCHWORDS_STORAGE_ENDPOINT)")
     parser.add_argument("--stack", help="read the endpoints from this Pulumi stack's outputs")
+    parser.add_argument("--local", action="store_true", help="the services a `batchwords run --keep` left up")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
 
 
@@ -64,6 +66,10 @@ def add_commands(commands: Any) -> None:
     login = commands.add_parser("login", help="sign in interactively; the session is cached")
     login.add_argument("--mode", choices=SIGN_IN_MODES, default="browser")
     commands.add_parser("whoami", help="which credentials batchwords would use")
+    local = commands.add_parser("local", help="the local services a `run --keep` left up")
+    local_commands = local.add_subparsers(dest="action", required=True)
+    local_commands.add_parser("show", help="their endpoints")
+    local_commands.add_parser("stop", help="stop them and forget them")
     config = commands.add_parser("config", help="show or set your defaults")
     config_commands = config.add_subparsers(dest="action", required=True)
     config_commands.add_parser("show", help="print the defaults and the file they live in")
@@ -82,12 +88,16 @@ def _emit(args: argparse.Namespace, document: Any, table: list[str]) -> None:
 def _clients(
     args: argparse.Namespace, *, need_batch: bool = True
 ) -> tuple[Target, Storage, JobManager | None]:
-    target = resolve_target(
-        batch_endpoint=args.batch_endpoint,
-        storage_endpoint=args.storage_endpoint,
-        stack=args.stack,
-        need_batch=need_batch,
-    )
+    if args.local:
+        batch_endpoint, storage_endpoint = use_local()
+        target = Target(batch_endpoint, storage_endpoint, "local services")
+    else:
+        target = resolve_target(
+            batch_endpoint=args.batch_endpoint,
+            storage_endpoint=args.storage_endpoint,
+            stack=args.stack,
+            need_batch=need_batch,
+        )
     credentials = resolve_credentials(state_dir=config_dir())
     storage = Storage(target.storage_endpoint, credentials.storage)
     manager = JobManager(target.batch_endpoint, storage, credentials) if need_batch else None
@@ -240,4 +250,14 @@ def config(args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {"jobs": jobs, "files": files, "login": login, "whoami": whoami, "config": config}
+def local(args: argparse.Namespace) -> int:
+    if args.action == "stop":
+        stopped = stop_local()
+        print(f"stopped {len(stopped)} local service processes")
+        return 0
+    batch_endpoint, storage_endpoint = use_local()
+    print(f"localbatch {batch_endpoint}\nAzurite {storage_endpoint}\n(state in {state_path()})")
+    return 0
+
+
+HANDLERS = {"jobs": jobs, "files": files, "login": login, "whoami": whoami, "config": config, "local": local}

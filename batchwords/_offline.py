@@ -10,6 +10,7 @@ pool, and stop the services.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ from ._credentials import (
 )
 from ._exceptions import BatchServiceError, ConfigError
 from ._jobs import JobManager, JobResults, JobSpec, TaskCounts
+from ._local import start_detached, state_dir, stop_local
 from ._pool import nodetask_start_task
 from ._storage import Storage
 
@@ -55,6 +57,22 @@ class RunResult:
     results: JobResults
     outputs: list[Path]
     timings: dict[str, float]
+
+
+@contextmanager
+def services(work_dir: Path, *, keep: bool) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """In-process services stopped on exit, or (``keep``) detached ones recorded
+    for `--local`, stopped only if the run fails."""
+    if not keep:
+        with local_services(work_dir) as started:
+            yield started
+        return
+    state = start_detached(work_dir)
+    try:
+        yield state["batch_endpoint"], state["storage_endpoint"], state["env"]
+    except BaseException:
+        stop_local()
+        raise
 
 
 @contextmanager
@@ -151,6 +169,7 @@ def run_offline(
     nodes: int = 2,
     slots: int = 2,
     wait_timeout: float = 900,
+    keep: bool = False,
     say: Say = print,
     progress: Callable[[TaskCounts], None] | None = None,
 ) -> RunResult:
@@ -163,13 +182,18 @@ def run_offline(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     wheels = build_wheelhouse(project, project / "build" / "wheelhouse", say)
-    work = Path(tempfile.mkdtemp(prefix="batchwords-run-"))
+    if keep:
+        work = state_dir() / "services"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="batchwords-run-"))
     saved = {
         name: os.environ.get(name)
         for name in (BATCH_ACCOUNT_ENV, BATCH_KEY_ENV, STORAGE_ACCOUNT_ENV, STORAGE_KEY_ENV)
     }
     try:
-        with local_services(work) as (batch_endpoint, storage_url, env):
+        with services(work, keep=keep) as (batch_endpoint, storage_url, env):
             timings["start services"] = time.perf_counter() - started
             say(f"services: localbatch {batch_endpoint}, Azurite {storage_url}")
             os.environ.update(env)  # the provider builds its clients from the environment
@@ -241,13 +265,18 @@ def run_offline(
             results = manager.collect([JOB_ID], spec)
             outputs = storage.download(CONTAINERS["output"], output_dir, prefix=f"{JOB_ID}/")
             timings["download"] = time.perf_counter() - mark
-            manager.cancel(JOB_ID)
-            manager.delete(JOB_ID)
-            manager.client.begin_delete_pool(POOL_ID, polling_interval=1).result()
-            for container in CONTAINERS.values():
-                storage.delete_container(container)
+            if keep:
+                say(f"kept the containers, job {JOB_ID} and pool {POOL_ID}; the services stay up for --local")
+            else:
+                manager.cancel(JOB_ID)
+                manager.delete(JOB_ID)
+                manager.client.begin_delete_pool(POOL_ID, polling_interval=1).result()
+                for container in CONTAINERS.values():
+                    storage.delete_container(container)
             return RunResult(results, outputs, timings)
     finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 
 import pytest
@@ -81,3 +83,32 @@ def test_failing_task_reports_exit_code_and_stderr(spies, tmp_path, capsys):
     assert "looks like a binary file" in captured.err
     assert "good.txt" in captured.out
     assert_services_stopped(spies)
+
+
+def test_keep_leaves_services_for_local_commands(spies, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BATCHWORDS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("BATCHWORDS_CONFIG_DIR", str(tmp_path / "config"))
+    for name in (
+        "BATCHWORDS_BATCH_KEY",
+        "BATCHWORDS_STORAGE_KEY",
+        "BATCHWORDS_BATCH_ACCOUNT",
+        "BATCHWORDS_STORAGE_ACCOUNT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        code = main(["run", str(DATA), "--nodes", "1", "--keep", "--output-dir", str(tmp_path / "out")])
+        assert code == 0, capsys.readouterr().err
+        state = json.loads((tmp_path / "state" / "local.json").read_text(encoding="utf-8"))
+        assert oct((tmp_path / "state" / "local.json").stat().st_mode & 0o777) == "0o600"
+        capsys.readouterr()
+        assert main(["jobs", "list", "--local", "--json"]) == 0
+        assert [job["id"] for job in json.loads(capsys.readouterr().out)] == ["batchwords-local"]
+        assert main(["files", "list", "--local", "--container", "input", "--json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)) == len(list(DATA.glob("*.txt")))
+    finally:
+        assert main(["local", "stop"]) == 0
+    for pid in state["pids"]:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert main(["jobs", "list", "--local"]) == 2
+    assert "batchwords run --keep" in capsys.readouterr().err
