@@ -48,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--nodes", type=int, default=2, help="local nodes in the pool (default 2)")
     run.add_argument("--slots", type=int, default=2, help="task slots per node (default 2)")
     run.add_argument("--json", action="store_true", help="print the results as JSON")
+    run.add_argument("--batch-endpoint", help="use this Batch service instead of starting localbatch")
+    run.add_argument("--storage-endpoint", help="use this blob endpoint instead of starting Azurite")
     run.add_argument(
         "--keep", action="store_true", help="keep the services, containers, job and pool for --local commands"
     )
@@ -115,6 +117,13 @@ def _run(args: argparse.Namespace) -> int:
         args.numwords = int(load_settings().get("numwords", 10))
     if args.numwords < 1:
         raise ConfigError(f"--numwords must be at least 1 (got {args.numwords})")
+    endpoints = None
+    if args.batch_endpoint or args.storage_endpoint:
+        if not (args.batch_endpoint and args.storage_endpoint):
+            raise ConfigError("give both --batch-endpoint and --storage-endpoint, or neither")
+        if args.keep:
+            raise ConfigError("--keep keeps services that run started; with given endpoints there are none")
+        endpoints = (args.batch_endpoint, args.storage_endpoint)
     progress = _Progress()
     outcome = run_offline(
         args.data_dir,
@@ -124,6 +133,7 @@ def _run(args: argparse.Namespace) -> int:
         nodes=args.nodes,
         slots=args.slots,
         keep=args.keep,
+        endpoints=endpoints,
         say=progress.say,
         progress=progress.tasks,
     )

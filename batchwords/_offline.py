@@ -60,9 +60,15 @@ class RunResult:
 
 
 @contextmanager
-def services(work_dir: Path, *, keep: bool) -> Iterator[tuple[str, str, dict[str, str]]]:
-    """In-process services stopped on exit, or (``keep``) detached ones recorded
-    for `--local`, stopped only if the run fails."""
+def services(
+    work_dir: Path, *, keep: bool, endpoints: tuple[str, str] | None = None
+) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """Given endpoints (credentials from the environment), in-process services
+    stopped on exit, or (``keep``) detached ones recorded for `--local`,
+    stopped only if the run fails."""
+    if endpoints is not None:
+        yield endpoints[0], endpoints[1], {}
+        return
     if not keep:
         with local_services(work_dir) as started:
             yield started
@@ -170,6 +176,7 @@ def run_offline(
     slots: int = 2,
     wait_timeout: float = 900,
     keep: bool = False,
+    endpoints: tuple[str, str] | None = None,
     say: Say = print,
     progress: Callable[[TaskCounts], None] | None = None,
 ) -> RunResult:
@@ -193,9 +200,9 @@ def run_offline(
         for name in (BATCH_ACCOUNT_ENV, BATCH_KEY_ENV, STORAGE_ACCOUNT_ENV, STORAGE_KEY_ENV)
     }
     try:
-        with services(work, keep=keep) as (batch_endpoint, storage_url, env):
+        with services(work, keep=keep, endpoints=endpoints) as (batch_endpoint, storage_url, env):
             timings["start services"] = time.perf_counter() - started
-            say(f"services: localbatch {batch_endpoint}, Azurite {storage_url}")
+            say(f"services: Batch {batch_endpoint}, Storage {storage_url}")
             os.environ.update(env)  # the provider builds its clients from the environment
             credentials = resolve_credentials()
             storage = Storage(storage_url, credentials.storage)

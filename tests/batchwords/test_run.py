@@ -118,3 +118,17 @@ def test_keep_leaves_services_for_local_commands(spies, tmp_path, capsys, monkey
             os.kill(pid, 0)
     assert main(["jobs", "list", "--local"]) == 2
     assert "batchwords run --keep" in capsys.readouterr().err
+
+
+def test_run_against_given_endpoints(spies, emulators, azurite, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BATCHWORDS_BATCH_ACCOUNT", emulators.batch.account)
+    monkeypatch.setenv("BATCHWORDS_BATCH_KEY", emulators.batch.key)
+    monkeypatch.setenv("BATCHWORDS_STORAGE_ACCOUNT", azurite.account)
+    monkeypatch.setenv("BATCHWORDS_STORAGE_KEY", azurite.key)
+    argv = ["run", str(DATA), "--nodes", "1", "--output-dir", str(tmp_path / "out")]
+    endpoints = ["--batch-endpoint", emulators.batch.endpoint, "--storage-endpoint", azurite.account_url]
+    assert main([*argv, *endpoints]) == 0, capsys.readouterr().err
+    assert spies["azurite"].call_count == 0  # nothing started: the given services did the work
+    assert "Merged top 10 of 4 files" in capsys.readouterr().out
+    assert main([*argv, "--batch-endpoint", emulators.batch.endpoint]) == 2
+    assert "both --batch-endpoint and --storage-endpoint" in capsys.readouterr().err
