@@ -12,11 +12,20 @@ from ._exceptions import (
     SubmitError,
 )
 from ._jobs import JobManager, JobResults, JobSpec, Submitted, TaskCounts, TaskResult, merge_counts, top_words
-from ._pool import install_command, install_script, nodetask_start_task
+from ._pool import (
+    NODE_AGENT_SKU,
+    UBUNTU_IMAGE,
+    install_command,
+    install_script,
+    nodetask_start_task,
+    pool_options,
+)
 from ._storage import BlobInfo, Storage, sas_lifetime
 from ._tasks import TaskLimits, build_task, plan_tasks, task_id_for
 
 __all__ = [
+    "NODE_AGENT_SKU",
+    "UBUNTU_IMAGE",
     "BatchServiceError",
     "BatchwordsError",
     "BlobInfo",
@@ -39,6 +48,7 @@ __all__ = [
     "merge_counts",
     "nodetask_start_task",
     "plan_tasks",
+    "pool_options",
     "resolve_credentials",
     "sas_lifetime",
     "sign_in",

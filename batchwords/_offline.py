@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from azure.batch import BatchClient
-from azure.batch import models as batch_models
 from azure.core.exceptions import AzureError
 
 from infra.batch_job import _BatchJobProvider  # the same verb `pulumi up` runs
@@ -40,7 +39,7 @@ from ._credentials import (
 from ._exceptions import BatchServiceError, ConfigError
 from ._jobs import JobManager, JobResults, JobSpec, TaskCounts
 from ._local import start_detached, state_dir, stop_local
-from ._pool import nodetask_start_task
+from ._pool import nodetask_start_task, pool_options
 from ._storage import Storage
 
 POOL_ID = "batchwords-local"
@@ -222,17 +221,10 @@ def run_offline(
                 if blob.name.endswith(".whl")
             ]
             manager.client.create_pool(
-                batch_models.BatchPoolCreateOptions(
-                    id=POOL_ID,
-                    vm_size="standard_d2s_v3",
-                    virtual_machine_configuration=batch_models.VirtualMachineConfiguration(
-                        image_reference=batch_models.BatchVmImageReference(
-                            publisher="canonical", offer="ubuntu-24_04-lts", sku="server", version="latest"
-                        ),
-                        node_agent_sku_id="batch.node.ubuntu 24.04",
-                    ),
-                    target_dedicated_nodes=nodes,
-                    task_slots_per_node=slots,
+                pool_options(
+                    POOL_ID,
+                    nodes=nodes,
+                    slots=slots,
                     start_task=nodetask_start_task(
                         wheel_urls, offline=True, python=os.environ.get(PYTHON_ENV) or sys.executable
                     ),

@@ -6,9 +6,37 @@ import shlex
 
 from azure.batch import models as batch_models
 
+#: A current Ubuntu LTS marketplace image and the node agent that matches it
+#: (the Pulumi program's pool and the offline run's use the same).
+UBUNTU_IMAGE = {"publisher": "canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"}
+NODE_AGENT_SKU = "batch.node.ubuntu 24.04"
+DEFAULT_VM_SIZE = "standard_d2s_v3"
+
 #: Where nodetask lives on a node; tasks run ``$VENV/bin/nodetask`` (see _tasks).
 VENV = "$AZ_BATCH_NODE_SHARED_DIR/batchwords/venv"
 WHEEL_DIR = "wheels"
+
+
+def pool_options(
+    pool_id: str,
+    *,
+    nodes: int,
+    slots: int,
+    start_task: batch_models.BatchStartTask | None = None,
+    vm_size: str = DEFAULT_VM_SIZE,
+) -> batch_models.BatchPoolCreateOptions:
+    """A fixed-size Ubuntu pool, for the offline run and its tests."""
+    return batch_models.BatchPoolCreateOptions(
+        id=pool_id,
+        vm_size=vm_size,
+        virtual_machine_configuration=batch_models.VirtualMachineConfiguration(
+            image_reference=batch_models.BatchVmImageReference(**UBUNTU_IMAGE),
+            node_agent_sku_id=NODE_AGENT_SKU,
+        ),
+        target_dedicated_nodes=nodes,
+        task_slots_per_node=slots,
+        start_task=start_task,
+    )
 
 
 def install_script(*, offline: bool, python: str = "python3", install_venv_package: bool = False) -> str:

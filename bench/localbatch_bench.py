@@ -21,6 +21,7 @@ from pathlib import Path
 from azure.batch import BatchClient
 from azure.batch import models as batch_models
 
+from batchwords import pool_options
 from localbatch import LocalBatch
 
 NODES = 4
@@ -47,20 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         LocalBatch(Path(scratch), scheduler_interval=0.2) as service,
     ):
         client = BatchClient(service.endpoint, service.credential)
-        client.create_pool(
-            batch_models.BatchPoolCreateOptions(
-                id="bench",
-                vm_size="standard_d2s_v3",
-                virtual_machine_configuration=batch_models.VirtualMachineConfiguration(
-                    image_reference=batch_models.BatchVmImageReference(
-                        publisher="canonical", offer="ubuntu-24_04-lts", sku="server", version="latest"
-                    ),
-                    node_agent_sku_id="batch.node.ubuntu 24.04",
-                ),
-                target_dedicated_nodes=NODES,
-                task_slots_per_node=SLOTS,
-            )
-        )
+        client.create_pool(pool_options("bench", nodes=NODES, slots=SLOTS))
         client.create_job(
             batch_models.BatchJobCreateOptions(
                 id="bench", pool_info=batch_models.BatchPoolInfo(pool_id="bench")

@@ -18,13 +18,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from azure.batch import models as batch_models
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
-from batchwords import Credentials, JobManager, JobSpec, Storage, TaskLimits
+from batchwords import Credentials, JobManager, JobSpec, Storage, TaskLimits, pool_options
 from batchwords._azurite import start_azurite
 from localbatch import LocalBatch
 
@@ -80,23 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(file=sys.stderr)
                 upload_seconds = time.perf_counter() - started
-                manager.client.create_pool(
-                    batch_models.BatchPoolCreateOptions(
-                        id="bench",
-                        vm_size="standard_d2s_v3",
-                        virtual_machine_configuration=batch_models.VirtualMachineConfiguration(
-                            image_reference=batch_models.BatchVmImageReference(
-                                publisher="canonical",
-                                offer="ubuntu-24_04-lts",
-                                sku="server",
-                                version="latest",
-                            ),
-                            node_agent_sku_id="batch.node.ubuntu 24.04",
-                        ),
-                        target_dedicated_nodes=4,
-                        task_slots_per_node=2,
-                    )
-                )
+                manager.client.create_pool(pool_options("bench", nodes=4, slots=2))
                 inputs = manager.input_blobs(spec)
                 started = time.perf_counter()
                 manager.submit("bench", spec, inputs)

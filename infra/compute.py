@@ -8,12 +8,10 @@ import pulumi
 from pulumi_azure_native import batch, managedidentity, storage
 
 import batchwords
+from batchwords import NODE_AGENT_SKU, UBUNTU_IMAGE
 
-#: A current Ubuntu LTS marketplace image and the node agent that matches it.
-IMAGE = batch.ImageReferenceArgs(
-    publisher="canonical", offer="ubuntu-24_04-lts", sku="server", version="latest"
-)
-NODE_AGENT_SKU = "batch.node.ubuntu 24.04"
+#: The same Ubuntu image and node agent as the offline pool's.
+IMAGE = batch.ImageReferenceArgs(**UBUNTU_IMAGE)
 
 
 def autoscale_formula(max_nodes: int, slots: int) -> str:

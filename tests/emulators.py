@@ -11,10 +11,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from azure.batch import models as batch_models
 from azure.core.credentials import AzureNamedKeyCredential
 
-from batchwords import Credentials, JobManager, JobSpec, Storage, TaskLimits, nodetask_start_task
+from batchwords import (
+    Credentials,
+    JobManager,
+    JobSpec,
+    Storage,
+    TaskLimits,
+    nodetask_start_task,
+    pool_options,
+)
 from batchwords._azurite import Azurite
 from localbatch import LocalBatch
 from tests.localbatch.conftest import wait_idle
@@ -89,19 +96,7 @@ def pool(emulators: Emulators, wheelhouse: Path) -> str:
         for blob, _ in uploaded
     ]
     emulators.manager.client.create_pool(
-        batch_models.BatchPoolCreateOptions(
-            id="pool",
-            vm_size="standard_d2s_v3",
-            virtual_machine_configuration=batch_models.VirtualMachineConfiguration(
-                image_reference=batch_models.BatchVmImageReference(
-                    publisher="canonical", offer="ubuntu-24_04-lts", sku="server", version="latest"
-                ),
-                node_agent_sku_id="batch.node.ubuntu 24.04",
-            ),
-            target_dedicated_nodes=1,
-            task_slots_per_node=2,
-            start_task=nodetask_start_task(wheels, offline=True),
-        )
+        pool_options("pool", nodes=1, slots=2, start_task=nodetask_start_task(wheels, offline=True))
     )
     nodes = wait_idle(emulators.manager.client)
     assert all(node.start_task_info.result == "success" for node in nodes)

@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 import infra.batch_job
+from batchwords import NODE_AGENT_SKU
 from infra import config as stack_config
-from infra.compute import IMAGE, NODE_AGENT_SKU, autoscale_formula
+from infra.compute import IMAGE, autoscale_formula
 from infra.identity import STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER, STORAGE_BLOB_DELEGATOR
 from infra.program import build, find_wheel
 from infra.storage import CONTAINERS

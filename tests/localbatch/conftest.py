@@ -11,6 +11,7 @@ import pytest
 from azure.batch import BatchClient
 from azure.batch import models as batch_models
 
+from batchwords import pool_options
 from localbatch import LocalBatch
 
 PYTHON = shlex.quote(sys.executable)
@@ -50,21 +51,7 @@ def make_pool(
     slots: int = 1,
     start_task: batch_models.BatchStartTask | None = None,
 ) -> None:
-    client.create_pool(
-        batch_models.BatchPoolCreateOptions(
-            id=pool_id,
-            vm_size="standard_d2s_v3",
-            virtual_machine_configuration=batch_models.VirtualMachineConfiguration(
-                image_reference=batch_models.BatchVmImageReference(
-                    publisher="canonical", offer="ubuntu-24_04-lts", sku="server", version="latest"
-                ),
-                node_agent_sku_id="batch.node.ubuntu 24.04",
-            ),
-            target_dedicated_nodes=nodes,
-            task_slots_per_node=slots,
-            start_task=start_task,
-        )
-    )
+    client.create_pool(pool_options(pool_id, nodes=nodes, slots=slots, start_task=start_task))
 
 
 def make_job(client: BatchClient, job_id: str = "job", pool_id: str = "pool", **extra: Any) -> None:
