@@ -101,29 +101,10 @@ def run_program(stack: str, use_stack: Any, wheel: Path, **overrides: str) -> tu
     return mocks, outputs
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """A real nodetask wheel built from the project (what `make wheel` makes)."""
-    import subprocess
-    import sys
-
-    folder = tmp_path_factory.mktemp("wheels")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(folder),
-            str(ROOT / "nodetask"),
-        ],
-        check=True,
-    )
-    return find_wheel(folder)
+@pytest.fixture
+def wheel(wheelhouse: Path) -> Path:
+    """The real nodetask wheel (what `make wheel` makes), from the session's wheelhouse."""
+    return find_wheel(wheelhouse)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
