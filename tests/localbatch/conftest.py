@@ -13,6 +13,7 @@ from azure.batch import models as batch_models
 
 from batchwords import pool_options
 from localbatch import LocalBatch
+from localbatch._auth import sign, string_to_sign
 
 PYTHON = shlex.quote(sys.executable)
 
@@ -20,6 +21,16 @@ PYTHON = shlex.quote(sys.executable)
 def py(code: str) -> str:
     """A task command line that runs ``code`` with this Python (no shell involved)."""
     return f"{PYTHON} -c {shlex.quote(code)}"
+
+
+def signed_headers(
+    batch: LocalBatch, method: str, path: str, query: str = "", extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Headers for a raw request, signed with the account key as the SDK signs them."""
+    headers = {"ocp-date": "Tue, 24 Nov 2026 00:00:00 GMT", **(extra or {})}
+    text = string_to_sign(method, path, query, headers.items(), batch.account)
+    headers["Authorization"] = f"SharedKey {batch.account}:{sign(batch.key, text)}"
+    return headers
 
 
 @pytest.fixture

@@ -12,8 +12,15 @@ from azure.batch.models._models import BatchJobTerminateOptions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
 from localbatch import LocalBatch, new_key
-from localbatch._auth import sign, string_to_sign
-from tests.localbatch.conftest import make_job, make_pool, py, wait_idle, wait_task_done
+from tests.localbatch.conftest import (
+    make_job,
+    make_pool,
+    py,
+    signed_headers,
+    wait_for,
+    wait_idle,
+    wait_task_done,
+)
 
 # azure-batch 15.1 cannot send a terminate request without a body, and does not
 # export the body's model from azure.batch.models.
@@ -34,10 +41,7 @@ class TestAuthentication:
 
     def test_tampered_request_is_refused(self, localbatch):
         # Sign GET /pools, then send GET /jobs with that signature.
-        date = "Tue, 24 Nov 2026 00:00:00 GMT"
-        headers = {"ocp-date": date}
-        text = string_to_sign("GET", "/pools", "api-version=2025-06-01", headers.items(), localbatch.account)
-        headers["Authorization"] = f"SharedKey {localbatch.account}:{sign(localbatch.key, text)}"
+        headers = signed_headers(localbatch, "GET", "/pools", "api-version=2025-06-01")
         ok = requests.get(f"{localbatch.endpoint}/pools?api-version=2025-06-01", headers=headers, timeout=10)
         assert ok.status_code == 200
         tampered = requests.get(
@@ -245,8 +249,6 @@ class TestTasks:
         make_pool(client)
         make_job(client)
         client.create_task("job", task("sleeper", py("import time; time.sleep(60)")))
-        from tests.localbatch.conftest import wait_for
-
         wait_for(lambda: client.get_task("job", "sleeper").state == "running")
         client.terminate_task("job", "sleeper")
         ended = client.get_task("job", "sleeper")

@@ -18,8 +18,15 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
 from localbatch import LocalBatch, new_key
-from localbatch._auth import sign, string_to_sign
-from tests.localbatch.conftest import make_job, make_pool, py, wait_for, wait_idle, wait_task_done
+from tests.localbatch.conftest import (
+    make_job,
+    make_pool,
+    py,
+    signed_headers,
+    wait_for,
+    wait_idle,
+    wait_task_done,
+)
 
 
 class Counting(SansIOHTTPPolicy[HttpRequest, HttpResponse]):
@@ -51,10 +58,7 @@ def test_throttling_is_retried_by_the_sdk(localbatch, status, code):
 
 def test_retry_after_header(localbatch):
     localbatch.throttle(1, status=429, retry_after=7)
-    date = "Tue, 24 Nov 2026 00:00:00 GMT"
-    headers = {"ocp-date": date}
-    text = string_to_sign("GET", "/pools", "api-version=2025-06-01", headers.items(), localbatch.account)
-    headers["Authorization"] = f"SharedKey {localbatch.account}:{sign(localbatch.key, text)}"
+    headers = signed_headers(localbatch, "GET", "/pools", "api-version=2025-06-01")
     response = requests.get(
         f"{localbatch.endpoint}/pools?api-version=2025-06-01", headers=headers, timeout=10
     )
@@ -65,13 +69,8 @@ def test_retry_after_header(localbatch):
 def test_throttle_through_the_admin_path(localbatch, client):
     body = b'{"count": 1, "status": 503}'
     path = "/localbatch/faults/throttle"
-    headers = {
-        "ocp-date": "Tue, 24 Nov 2026 00:00:00 GMT",
-        "Content-Type": "application/json",
-        "Content-Length": str(len(body)),
-    }
-    text = string_to_sign("POST", path, "", headers.items(), localbatch.account)
-    headers["Authorization"] = f"SharedKey {localbatch.account}:{sign(localbatch.key, text)}"
+    extra = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    headers = signed_headers(localbatch, "POST", path, extra=extra)
     assert (
         requests.post(localbatch.endpoint + path, data=body, headers=headers, timeout=10).status_code == 204
     )
