@@ -378,12 +378,18 @@ class JobManager:
     # -- collect -----------------------------------------------------------
 
     def task_results(
-        self, job_ids: list[str], spec: JobSpec, *, read_outputs: bool = True
+        self,
+        job_ids: list[str],
+        spec: JobSpec,
+        *,
+        read_outputs: bool = True,
+        outputs: list[BlobInfo] | None = None,
     ) -> list[TaskResult]:
+        """Every task of the jobs; ``outputs`` is the job set's output listing, if already read."""
         results: list[TaskResult] = []
-        outputs = {
-            blob.name: blob for blob in self.storage.list_blobs(spec.output_container, f"{spec.job_set}/")
-        }
+        if outputs is None:
+            outputs = self.storage.list_blobs(spec.output_container, f"{spec.job_set}/")
+        by_name = {blob.name: blob for blob in outputs}
         for job_id in job_ids:
             try:
                 tasks = list(
@@ -394,7 +400,7 @@ class JobManager:
             except HttpResponseError as exc:
                 raise _batch_error(f"listing the tasks of job {job_id}", exc) from exc
             for task in tasks:
-                results.append(self._task_result(job_id, task, spec, outputs, read_outputs=read_outputs))
+                results.append(self._task_result(job_id, task, spec, by_name, read_outputs=read_outputs))
         return sorted(results, key=lambda result: result.task_id)
 
     def _task_result(
@@ -451,14 +457,13 @@ class JobManager:
     def collect(self, job_ids: list[str], spec: JobSpec, task_ids: set[str] | None = None) -> JobResults:
         """Every task's outcome and the exact merged top N over all inputs
         (or over ``task_ids`` only, when given)."""
+        outputs = self.storage.list_blobs(spec.output_container, f"{spec.job_set}/")  # listed once
         tasks = [
-            task for task in self.task_results(job_ids, spec) if task_ids is None or task.task_id in task_ids
+            task
+            for task in self.task_results(job_ids, spec, outputs=outputs)
+            if task_ids is None or task.task_id in task_ids
         ]
-        counts_files = [
-            blob.name
-            for blob in self.storage.list_blobs(spec.output_container, f"{spec.job_set}/")
-            if blob.name.endswith("_COUNTS.tsv.gz")
-        ]
+        counts_files = [blob.name for blob in outputs if blob.name.endswith("_COUNTS.tsv.gz")]
         succeeded = {task.task_id for task in tasks if task.failure is None and task.result is not None}
         wanted = [name for name in counts_files if name.split("/")[1] in succeeded]
         merged = merge_counts([self.storage.read_blob(spec.output_container, name) for name in wanted])

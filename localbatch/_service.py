@@ -278,11 +278,7 @@ class BatchService:
         pool["currentLowPriorityNodes"] = sum(1 for n in nodes.values() if not n["isDedicated"])
 
     def _remove_node(self, pool_id: str, node_id: str) -> None:
-        for (job_id, task_id), attempt in list(self._attempts.items()):
-            task = self.store.tasks.get(job_id, {}).get(task_id)
-            if task and task.get("nodeInfo", {}).get("nodeId") == node_id:
-                attempt.kill()
-                self._requeue(job_id, task_id, task)
+        self._requeue_node_tasks(node_id)
         start_attempt = self._node_attempts.pop((pool_id, node_id), None)
         if start_attempt:
             start_attempt.kill()
