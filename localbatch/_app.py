@@ -296,10 +296,7 @@ def build_app(service: BatchService, accounts: dict[str, str]) -> Starlette:
     # -- faults (outside the Batch API) --
     async def fault_throttle(request: Request) -> Response:
         body = await _body(request)
-        with service.store.lock:
-            service.faults.throttle_remaining = int(body.get("count", 1))
-            service.faults.throttle_status = int(body.get("status", 503))
-            service.faults.retry_after = body.get("retryAfter")
+        service.throttle(int(body.get("count", 1)), int(body.get("status", 503)), body.get("retryAfter"))
         return Response(status_code=204)
 
     async def fault_start_task(request: Request) -> Response:

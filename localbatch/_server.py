@@ -123,10 +123,7 @@ class LocalBatch:
 
     # Faults on demand, for tests (also served under /localbatch/faults/).
     def throttle(self, count: int, status: int = 503, retry_after: int | None = None) -> None:
-        with self.service.store.lock:
-            self.service.faults.throttle_remaining = count
-            self.service.faults.throttle_status = status
-            self.service.faults.retry_after = retry_after
+        self.service.throttle(count, status, retry_after)
 
     def fail_start_tasks(self, pool_id: str, count: int = 1) -> None:
         self.service.fail_start_tasks(pool_id, count)

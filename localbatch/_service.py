@@ -417,6 +417,13 @@ class BatchService:
             start_task["commandLine"], task_dir=task_dir, working_dir=working_dir, env=env, timeout=None
         )
 
+    def throttle(self, count: int, status: int = 503, retry_after: int | None = None) -> None:
+        """Fault: refuse the next ``count`` Batch requests with ``status``."""
+        with self.store.lock:
+            self.faults.throttle_remaining = count
+            self.faults.throttle_status = status
+            self.faults.retry_after = retry_after
+
     def fail_start_tasks(self, pool_id: str, count: int) -> None:
         """Fault: the next ``count`` StartTask runs in the pool fail with exit code 1."""
         with self.store.lock:
