@@ -10,9 +10,11 @@ NUMWORDS ?= 10
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
-$(PY_STAMP): pyproject.toml nodetask/pyproject.toml
+# Development: every distribution, editable, with every extra.
+$(PY_STAMP): pyproject.toml nodetask/pyproject.toml localbatch/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ./nodetask -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-e ./nodetask -e ./localbatch -e '.[dev,deploy,offline]'
 	touch $@
 
 $(NPM_STAMP): package.json package-lock.json

@@ -1,40 +1,59 @@
-"""batchwords: the client library everything else uses to talk to Batch and Storage."""
+"""batchwords: the client library everything else uses to talk to Batch and Storage.
+
+The core (this package outside ``offline`` and ``cli``) imports neither the
+Pulumi program nor localbatch; ``batchwords.offline`` runs the pipeline on the
+emulators and ``batchwords.cli`` is the command line.
+"""
 
 from __future__ import annotations
 
+from ._batch import Batch, JobInfo, TaskCounts
 from ._credentials import Credentials, resolve_credentials, sign_in
 from ._exceptions import (
     BatchServiceError,
     BatchwordsError,
     ConfigError,
     DeadlineError,
+    NotFoundError,
+    ServiceStartError,
     StorageError,
     SubmitError,
 )
-from ._jobs import JobManager, JobResults, JobSpec, Submitted, TaskCounts, TaskResult, merge_counts, top_words
+from ._jobset import JobSet, JobSetOutputs, Submitted
 from ._pool import (
     NODE_AGENT_SKU,
     UBUNTU_IMAGE,
-    install_command,
+    StartTask,
     install_script,
     nodetask_start_task,
     pool_options,
 )
+from ._results import JobResults, TaskResult, merge_counts
+from ._spec import JOB_SET_ID, JobSpec
 from ._storage import BlobInfo, Storage, sas_lifetime
-from ._tasks import TaskLimits, build_task, plan_tasks, task_id_for
+from ._tasks import TaskLimits, build_task, input_problems, plan_tasks, task_id_for
+
+__version__ = "0.1.0"
 
 __all__ = [
+    "JOB_SET_ID",
     "NODE_AGENT_SKU",
     "UBUNTU_IMAGE",
+    "Batch",
     "BatchServiceError",
     "BatchwordsError",
     "BlobInfo",
     "ConfigError",
     "Credentials",
     "DeadlineError",
-    "JobManager",
+    "JobInfo",
     "JobResults",
+    "JobSet",
+    "JobSetOutputs",
     "JobSpec",
+    "NotFoundError",
+    "ServiceStartError",
+    "StartTask",
     "Storage",
     "StorageError",
     "SubmitError",
@@ -42,8 +61,9 @@ __all__ = [
     "TaskCounts",
     "TaskLimits",
     "TaskResult",
+    "__version__",
     "build_task",
-    "install_command",
+    "input_problems",
     "install_script",
     "merge_counts",
     "nodetask_start_task",
@@ -53,5 +73,4 @@ __all__ = [
     "sas_lifetime",
     "sign_in",
     "task_id_for",
-    "top_words",
 ]

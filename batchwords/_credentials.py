@@ -25,15 +25,11 @@ from azure.identity import (
     TokenCachePersistenceOptions,
 )
 
+from . import _env as env_names
 from ._exceptions import ConfigError
 
 logger = logging.getLogger(__name__)
 
-BATCH_ACCOUNT_ENV = "BATCHWORDS_BATCH_ACCOUNT"
-BATCH_KEY_ENV = "BATCHWORDS_BATCH_KEY"
-STORAGE_ACCOUNT_ENV = "BATCHWORDS_STORAGE_ACCOUNT"
-STORAGE_KEY_ENV = "BATCHWORDS_STORAGE_KEY"
-SIGN_IN_ENV = "BATCHWORDS_SIGN_IN"
 BATCH_SCOPE = "https://batch.core.windows.net/.default"
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 CACHE_NAME = "batchwords"
@@ -51,6 +47,18 @@ class Credentials:
     @property
     def shared_key(self) -> bool:
         return isinstance(self.storage, AzureNamedKeyCredential)
+
+    @classmethod
+    def from_keys(
+        cls, *, batch_account: str, batch_key: str, storage_account: str, storage_key: str, source: str
+    ) -> Credentials:
+        """Shared Key for both accounts (the emulators), passed as values."""
+        return cls(
+            batch=AzureNamedKeyCredential(batch_account, batch_key),
+            storage=AzureNamedKeyCredential(storage_account, storage_key),
+            source=f"Shared Key for Batch account {batch_account} and Storage account {storage_account} "
+            f"({source})",
+        )
 
 
 def _record_path(state_dir: Path) -> Path:
@@ -90,10 +98,7 @@ def resolve_credentials(
     otherwise ``DefaultAzureCredential``.
     """
     env = os.environ if environ is None else environ
-    keys = {
-        name: env.get(name, "")
-        for name in (BATCH_ACCOUNT_ENV, BATCH_KEY_ENV, STORAGE_ACCOUNT_ENV, STORAGE_KEY_ENV)
-    }
+    keys = {name: env.get(name, "") for name in env_names.SHARED_KEYS}
     if any(keys.values()):
         missing = [name for name, value in keys.items() if not value]
         if missing:
@@ -101,17 +106,20 @@ def resolve_credentials(
                 "Shared Key credentials are half set: " + ", ".join(missing) + " missing; set all four "
                 f"({', '.join(keys)}) for the emulators, or none to use Entra ID"
             )
-        credentials = Credentials(
-            batch=AzureNamedKeyCredential(keys[BATCH_ACCOUNT_ENV], keys[BATCH_KEY_ENV]),
-            storage=AzureNamedKeyCredential(keys[STORAGE_ACCOUNT_ENV], keys[STORAGE_KEY_ENV]),
-            source=f"Shared Key for Batch account {keys[BATCH_ACCOUNT_ENV]} and Storage account "
-            f"{keys[STORAGE_ACCOUNT_ENV]} (from {BATCH_KEY_ENV}/{STORAGE_KEY_ENV})",
+        credentials = Credentials.from_keys(
+            batch_account=keys[env_names.BATCH_ACCOUNT],
+            batch_key=keys[env_names.BATCH_KEY],
+            storage_account=keys[env_names.STORAGE_ACCOUNT],
+            storage_key=keys[env_names.STORAGE_KEY],
+            source=f"from {env_names.BATCH_KEY}/{env_names.STORAGE_KEY}",
         )
     else:
-        mode = sign_in_mode or env.get(SIGN_IN_ENV) or None
+        mode = sign_in_mode or env.get(env_names.SIGN_IN) or None
         if mode:
             if mode not in SIGN_IN_MODES:
-                raise ConfigError(f"{SIGN_IN_ENV}={mode!r} is unknown; use one of {', '.join(SIGN_IN_MODES)}")
+                raise ConfigError(
+                    f"{env_names.SIGN_IN}={mode!r} is unknown; use one of {', '.join(SIGN_IN_MODES)}"
+                )
             if state_dir is None:
                 raise ConfigError("an interactive sign-in needs a folder to remember the account in")
             token: TokenCredential = _interactive(mode, state_dir)

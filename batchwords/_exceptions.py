@@ -1,6 +1,12 @@
-"""batchwords' errors; ``str()`` of each is the message a user reads."""
+"""batchwords' errors; ``str()`` of each is the message a user reads.
+
+The CLI maps each class to one exit code (see ``batchwords.cli``): bad input
+or settings 2, not found 1, a service that failed or refused 3.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class BatchwordsError(Exception):
@@ -8,7 +14,15 @@ class BatchwordsError(Exception):
 
 
 class ConfigError(BatchwordsError):
-    """A setting is missing or wrong (endpoint, credential, limit, input)."""
+    """A setting or an input is missing or wrong; ``problems`` names each bad field."""
+
+    def __init__(self, message: str, problems: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+class NotFoundError(BatchwordsError):
+    """A job, pool or blob that was asked for does not exist."""
 
 
 class StorageError(BatchwordsError):
@@ -29,3 +43,7 @@ class SubmitError(BatchServiceError):
 
 class DeadlineError(BatchServiceError):
     """An operation did not finish within its deadline."""
+
+
+class ServiceStartError(BatchwordsError):
+    """A local service (Azurite, localbatch) or the nodetask wheelhouse could not be started or built."""

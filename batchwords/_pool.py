@@ -1,8 +1,11 @@
-"""The pool's StartTask that installs nodetask, shared by the Pulumi program and the offline run."""
+"""The pool and the one StartTask that installs nodetask, for the Pulumi program and the offline run."""
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from azure.batch import models as batch_models
 
@@ -14,7 +17,11 @@ DEFAULT_VM_SIZE = "standard_d2s_v3"
 
 #: Where nodetask lives on a node; tasks run ``$VENV/bin/nodetask`` (see _tasks).
 VENV = "$AZ_BATCH_NODE_SHARED_DIR/batchwords/venv"
+#: The StartTask's folder of wheels (relative to its working directory).
 WHEEL_DIR = "wheels"
+
+#: A wheel's URL: a string, or in the Pulumi program an Output of one.
+Url = TypeVar("Url")
 
 
 def pool_options(
@@ -39,16 +46,16 @@ def pool_options(
     )
 
 
-def install_script(*, offline: bool, python: str = "python3", install_venv_package: bool = False) -> str:
+def install_script(*, use_index: bool, python: str = "python3", install_venv_package: bool = False) -> str:
     """Shell commands that (re)install nodetask into the shared virtual environment.
 
     Idempotent: a rerun (node reboot, recovery) rebuilds the same environment.
-    ``offline`` installs from the wheels given as resource files only, for
-    nodes without access to a package index. ``install_venv_package`` first
-    installs Debian's python3-venv (absent from Ubuntu's marketplace images;
-    needs an elevated StartTask).
+    Without ``use_index`` nodetask and its dependencies come from the wheels
+    given as resource files only, for nodes without a package index.
+    ``install_venv_package`` first installs Debian's python3-venv (absent from
+    Ubuntu's marketplace images; needs an elevated StartTask).
     """
-    index = "--no-index " if offline else ""
+    index = "" if use_index else "--no-index "
     apt = (
         "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq python3-venv; "
         if install_venv_package
@@ -64,34 +71,60 @@ def install_script(*, offline: bool, python: str = "python3", install_venv_packa
     )
 
 
-def install_command(*, offline: bool, python: str = "python3", install_venv_package: bool = False) -> str:
-    """The StartTask command line: ``install_script`` under /bin/sh (Batch uses no shell)."""
-    script = install_script(offline=offline, python=python, install_venv_package=install_venv_package)
-    return f"/bin/sh -c {shlex.quote(script)}"
+@dataclass(frozen=True)
+class StartTask(Generic[Url]):
+    """The StartTask that installs nodetask, independent of the API that creates the pool.
+
+    ``to_batch_model`` gives the data-plane form (the offline run); the Pulumi
+    program maps the same fields onto azure-native's ``StartTaskArgs``.
+    """
+
+    command_line: str
+    #: (file path on the node, URL) of every wheel.
+    resource_files: list[tuple[str, Url]]
+    elevated: bool
+    max_retries: int
+    #: A node whose StartTask fails never takes a task.
+    wait_for_success: bool = True
+
+    def to_batch_model(self) -> batch_models.BatchStartTask:
+        return batch_models.BatchStartTask(
+            command_line=self.command_line,
+            resource_files=[
+                batch_models.ResourceFile(http_url=str(url), file_path=path)
+                for path, url in self.resource_files
+            ],
+            user_identity=batch_models.UserIdentity(
+                auto_user=batch_models.AutoUserSpecification(
+                    scope="pool", elevation_level="admin" if self.elevated else "nonadmin"
+                )
+            ),
+            max_task_retry_count=self.max_retries,
+            wait_for_success=self.wait_for_success,
+        )
 
 
 def nodetask_start_task(
-    wheels: list[tuple[str, str]],
+    wheels: Sequence[tuple[str, Url]],
     *,
-    offline: bool,
+    use_index: bool,
+    elevated: bool,
+    max_retries: int = 3,
     python: str = "python3",
-    elevated: bool = False,
-) -> batch_models.BatchStartTask:
-    """A StartTask downloading ``wheels`` ((file name, URL) pairs) and installing nodetask.
+    install_venv_package: bool = False,
+) -> StartTask[Url]:
+    """The StartTask downloading ``wheels`` ((file name, URL) pairs) and installing nodetask.
 
-    It waits for success and retries, so a node that cannot install nodetask
-    never takes a task.
+    ``use_index``: dependencies may come from the package index (Azure), or
+    only from the given wheels (offline). ``install_venv_package`` needs
+    ``elevated``.
     """
-    return batch_models.BatchStartTask(
-        command_line=install_command(offline=offline, python=python),
-        resource_files=[
-            batch_models.ResourceFile(http_url=url, file_path=f"{WHEEL_DIR}/{name}") for name, url in wheels
-        ],
-        user_identity=batch_models.UserIdentity(
-            auto_user=batch_models.AutoUserSpecification(
-                scope="pool", elevation_level="admin" if elevated else "nonadmin"
-            )
-        ),
-        max_task_retry_count=2,
-        wait_for_success=True,
+    if install_venv_package and not elevated:
+        raise ValueError("installing python3-venv needs an elevated StartTask")
+    script = install_script(use_index=use_index, python=python, install_venv_package=install_venv_package)
+    return StartTask(
+        command_line=f"/bin/sh -c {shlex.quote(script)}",
+        resource_files=[(f"{WHEEL_DIR}/{name}", url) for name, url in wheels],
+        elevated=elevated,
+        max_retries=max_retries,
     )

@@ -3,76 +3,107 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 from azure.batch import models as batch_models
 
+import nodetask
+
 from ._exceptions import ConfigError
+from ._pool import VENV
 from ._storage import BlobInfo
 
 #: Where the pool's StartTask installs nodetask (expanded by /bin/sh on the node).
-NODETASK_COMMAND = '"$AZ_BATCH_NODE_SHARED_DIR/batchwords/venv/bin/nodetask"'
-#: nodetask reads its output SAS from this variable, never from its command line.
-SAS_ENV = "NODETASK_SAS_TOKEN"
+NODETASK_COMMAND = f'"{VENV}/bin/nodetask"'
+#: nodetask writes its result as JSON; collecting reads it by ``nodetask.result_name``.
+OUTPUT_FORMAT = "json"
 MAX_ID = 64
+MAX_WALL_CLOCK = timedelta(days=7)
 HASH_CHARS = 10
 _NOT_ID = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
 class TaskLimits:
-    """Every task's retry count, wall-clock limit and retention time."""
+    """Every task's retry count, wall-clock limit and retention time (checked by ``JobSpec``)."""
 
     max_wall_clock: timedelta = timedelta(minutes=30)
     max_retries: int = 2
     retention: timedelta = timedelta(days=1)
 
-    def __post_init__(self) -> None:
+    def problems(self) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
         if self.max_retries < 1:
-            raise ConfigError(
-                f"max task retries must be at least 1 (got {self.max_retries}): nodes get preempted"
-            )
-        if not timedelta(0) < self.max_wall_clock <= timedelta(days=7):
-            raise ConfigError(
-                f"the task wall-clock limit must be between 0 and 7 days (got {self.max_wall_clock})"
+            found.append(("max_retries", f"must be at least 1: nodes get preempted (got {self.max_retries})"))
+        if not timedelta(0) < self.max_wall_clock <= MAX_WALL_CLOCK:
+            found.append(
+                ("max_wall_clock", f"must be more than 0 and at most 7 days (got {self.max_wall_clock})")
             )
         if self.retention <= timedelta(0):
-            raise ConfigError(f"the task retention time must be positive (got {self.retention})")
+            found.append(("retention", f"must be positive (got {self.retention})"))
+        return found
 
 
 def task_id_for(name: str, md5: str) -> str:
     """A valid, deterministic Batch task id: the sanitised name and a short content hash."""
-    if not md5:
-        raise ConfigError(f"input {name} has no MD5 in Storage; upload it again with batchwords")
-    digest = base64.b64decode(md5).hex()[:HASH_CHARS]
+    try:
+        digest = base64.b64decode(md5, validate=True).hex()[:HASH_CHARS]
+    except binascii.Error:
+        digest = ""
+    if not digest:
+        raise ConfigError(f"input {name!r} has no MD5 in Storage; upload it again with batchwords")
     stem = _NOT_ID.sub("-", name).strip("-_") or "input"
     return f"{stem[: MAX_ID - HASH_CHARS - 1]}-{digest}"
 
 
-def plan_tasks(inputs: list[BlobInfo]) -> dict[str, BlobInfo]:
-    """Task id for every input; two inputs that map to one id are an error naming both."""
-    planned: dict[str, BlobInfo] = {}
-    for blob in inputs:
-        task_id = task_id_for(blob.name, blob.md5)
-        other = planned.get(task_id)
-        if other is not None:
-            raise ConfigError(
-                f"inputs {other.name!r} and {blob.name!r} both map to task id {task_id}: rename one of them"
+def input_problems(inputs: Mapping[str, str]) -> list[tuple[str, str]]:
+    """What is wrong with a set of inputs (blob name -> base64 MD5): each as ("inputs", reason)."""
+    if not inputs:
+        return [("inputs", "is empty: give at least one input blob")]
+    found: list[tuple[str, str]] = []
+    planned: dict[str, str] = {}
+    for name, md5 in sorted(inputs.items()):
+        try:
+            task_id = task_id_for(name, md5)
+        except ConfigError as exc:
+            found.append(("inputs", str(exc)))
+            continue
+        other = planned.setdefault(task_id, name)
+        if other != name:
+            found.append(
+                ("inputs", f"inputs {other!r} and {name!r} both map to task id {task_id}: rename one of them")
             )
-        planned[task_id] = blob
-    return planned
+    return found
 
 
-def local_name(blob_name: str) -> str:
-    """The file name of an input on the node: its base name, as nodetask names outputs by it."""
+def plan_tasks(inputs: list[BlobInfo]) -> dict[str, BlobInfo]:
+    """Task id for every input; bad inputs raise one ``ConfigError`` naming each problem."""
+    problems = input_problems({blob.name: blob.md5 for blob in inputs})
+    if problems:
+        raise ConfigError("; ".join(reason for _, reason in problems), problems)
+    return {task_id_for(blob.name, blob.md5): blob for blob in inputs}
+
+
+def node_path(blob_name: str) -> str:
+    """Where an input lands on the node: its base name, as nodetask names outputs by it."""
     return "input/" + blob_name.rsplit("/", 1)[-1]
 
 
 def output_prefix(job_set: str, task_id: str) -> str:
+    """Where a task writes: every job of a set shares the prefix ``JOB_SET/``."""
     return f"{job_set}/{task_id}/"
+
+
+def result_blob_names(job_set: str, task_id: str, input_name: str) -> tuple[str, str]:
+    """The (result, counts) blobs a task over ``input_name`` uploads, by nodetask's contract."""
+    prefix = output_prefix(job_set, task_id)
+    base = input_name.rsplit("/", 1)[-1]
+    return prefix + nodetask.result_name(base, OUTPUT_FORMAT), prefix + nodetask.counts_name(base)
 
 
 def build_task(
@@ -90,7 +121,7 @@ def build_task(
     """One task: the input as a resource file, nodetask on it, the SAS in the environment."""
     arguments = [
         "--filepath",
-        local_name(blob.name),
+        node_path(blob.name),
         "--numwords",
         str(numwords),
         "--container-url",
@@ -98,7 +129,7 @@ def build_task(
         "--blob-prefix",
         output_prefix(job_set, task_id),
         "--format",
-        "json",
+        OUTPUT_FORMAT,
         "--quiet",
     ]
     # /bin/sh expands the node's shared directory; every argument is quoted.
@@ -107,8 +138,8 @@ def build_task(
         id=task_id,
         display_name=blob.name[:1024],
         command_line=f"/bin/sh -c {shlex.quote(script)}",
-        resource_files=[batch_models.ResourceFile(http_url=input_url, file_path=local_name(blob.name))],
-        environment_settings=[batch_models.EnvironmentSetting(name=SAS_ENV, value=output_sas)],
+        resource_files=[batch_models.ResourceFile(http_url=input_url, file_path=node_path(blob.name))],
+        environment_settings=[batch_models.EnvironmentSetting(name=nodetask.SAS_ENV, value=output_sas)],
         constraints=batch_models.BatchTaskConstraints(
             max_wall_clock_time=limits.max_wall_clock,
             retention_time=limits.retention,

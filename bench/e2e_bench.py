@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from batchwords._offline import STAGES, run_offline
+from batchwords.offline import STAGES, run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = (
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                 say=lambda _: None,
             )
             total = time.perf_counter() - started
-            failed = len(outcome.results.failed)
+            failed = len(outcome.outputs.failed)
             rows.append((count, [outcome.timings.get(stage, 0.0) for stage in STAGES], total, failed))
             print(f"  {count} files: {total:.1f} s", file=sys.stderr)
     header = f"{'files':>6} " + " ".join(f"{stage:>15}" for stage in STAGES) + f" {'total':>8} {'failed':>7}"

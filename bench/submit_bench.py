@@ -1,8 +1,8 @@
 """Submitting and monitoring a large job through batchwords, against localbatch + Azurite.
 
-Uploads N tiny inputs, submits one task per input with ``JobManager.submit``
+Uploads N tiny inputs, submits one task per input with ``JobSet.submit``
 (tasks run ``true`` instead of nodetask: this measures the library, not the
-counting), then monitors with ``JobManager.wait`` and prints: the submit time,
+counting), then monitors with ``JobSet.wait`` and prints: the submit time,
 the requests made while monitoring (one per poll, however many tasks), and the
 time from the last task's completion to the library noticing it.
 
@@ -18,13 +18,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
-from batchwords import Credentials, JobManager, JobSpec, Storage, TaskLimits, pool_options
-from batchwords._azurite import start_azurite
+from batchwords import Batch, Credentials, JobSet, JobSpec, Storage, TaskLimits, pool_options
+from batchwords.offline import start_azurite
 from localbatch import LocalBatch
 
 
@@ -47,15 +46,17 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(scratch)
         azurite = start_azurite(root)
         try:
-            with LocalBatch(root / "localbatch", scheduler_interval=0.2) as batch:
-                credentials = Credentials(
-                    batch=batch.credential,
-                    storage=AzureNamedKeyCredential(azurite.account, azurite.key),
+            with LocalBatch(root / "localbatch", scheduler_interval=0.2) as localbatch:
+                credentials = Credentials.from_keys(
+                    batch_account=localbatch.account,
+                    batch_key=localbatch.key,
+                    storage_account=azurite.account,
+                    storage_key=azurite.key,
                     source="bench emulators",
                 )
                 storage = Storage(azurite.account_url, credentials.storage)
                 counter = Counter()
-                manager = JobManager(batch.endpoint, storage, credentials, policies=[counter])
+                batch = Batch(localbatch.endpoint, credentials.batch, policies=[counter])
                 spec = JobSpec(
                     job_set="bench",
                     pool_id="bench",
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                     (folder / f"in{index:06d}.txt").write_text(f"word{index}\n", encoding="utf-8")
                 storage.ensure_container("input")
                 started = time.perf_counter()
-                storage.upload_folder(
+                uploaded = storage.upload_folder(
                     folder,
                     "input",
                     progress=lambda done, total, _: print(
@@ -79,10 +80,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 print(file=sys.stderr)
                 upload_seconds = time.perf_counter() - started
-                manager.client.create_pool(pool_options("bench", nodes=4, slots=2))
-                inputs = manager.input_blobs(spec)
+                batch.create_pool(pool_options("bench", nodes=4, slots=2))
+                job_set = JobSet(batch, storage, spec)
                 started = time.perf_counter()
-                manager.submit("bench", spec, inputs)
+                job_set.submit({blob.name: blob.md5 for blob, _ in uploaded})
                 submit_seconds = time.perf_counter() - started
                 before = counter.requests
                 polls = 0
@@ -93,16 +94,14 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"\r  monitoring: {counts}", end="", file=sys.stderr)
 
                 started = time.perf_counter()
-                counts, done = manager.wait(
-                    ["bench"], timeout=3600, poll_interval=args.poll, progress=progress
-                )
+                counts, done = job_set.wait(timeout=3600, poll_interval=args.poll, progress=progress)
                 noticed = time.time()
                 monitor_seconds = time.perf_counter() - started
                 print(file=sys.stderr)
                 monitor_requests = counter.requests - before
                 ends = [
                     task.execution_info.end_time
-                    for task in manager.client.list_tasks("bench", select=["id", "executionInfo"])
+                    for task in batch.tasks("bench")
                     if task.execution_info and task.execution_info.end_time
                 ]
                 lag = noticed - max(ends).timestamp()

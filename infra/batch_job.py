@@ -1,22 +1,16 @@
-"""The ``BatchJob`` dynamic resource: one word-count job per stack, submitted by ``pulumi up``.
+"""The ``BatchJob`` dynamic resource: one word-count job set per stack, submitted by ``pulumi up``.
 
-A thin adapter over :mod:`batchwords`. The provider holds no state and no
-secret: every verb builds its clients from the environment (Shared Key for the
-emulators, else azure-identity), so nothing secret is pickled into the state.
-
-Deltas: a Batch job that has completed takes no new tasks, so when the inputs
-change, ``update`` submits the new or changed inputs to a follow-up job
-(``JOB``, ``JOB-1``, ``JOB-2``, ...). Every job of the set writes under the same
-output prefix ``JOB/``, task ids are content-addressed, and the outputs (task
-table, merged top words) always cover exactly the current inputs.
+A thin adapter: props -> ``batchwords.JobSet`` -> outputs. The provider holds
+no state and no secret: every verb builds its clients from the environment
+(Shared Key for the emulators, else azure-identity), so nothing secret is
+pickled into the state. Follow-up jobs, validation, the bounded wait and the
+outputs are the core's (see ``batchwords.JobSet``).
 """
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,8 +18,6 @@ import pulumi
 import pulumi.dynamic
 
 import batchwords
-
-logger = logging.getLogger(__name__)
 
 #: Changing any of these starts a new job set (the old one is deleted first).
 REPLACE_FIELDS = (
@@ -46,175 +38,88 @@ UPDATE_FIELDS = (
     "wait",
     "wait_timeout_seconds",
 )
-#: Leaves room for the follow-up suffix within Batch's 64 characters.
-JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,60}")
 OUTPUT_FIELDS = ("job_ids", "state", "task_counts", "tasks", "top_words", "total_words")
+REQUIRED = ("job_id", "pool_id", "batch_endpoint", "storage_endpoint", "input_container", "output_container")
+#: This resource's name for each field the core names in a problem.
+_FIELD_NAMES = {
+    "job_set": "job_id",
+    "max_wall_clock": "max_wall_clock_minutes",
+    "retention": "retention_hours",
+}
 
 
 @dataclass(frozen=True)
 class BatchJobInputs:
-    """The resource's inputs, parsed and checked at the top of every verb."""
+    """The resource's inputs, parsed and checked (by the core) at the top of every verb."""
 
-    job_id: str
-    pool_id: str
+    spec: batchwords.JobSpec
+    inputs: dict[str, str]
     batch_endpoint: str
     storage_endpoint: str
-    input_container: str
-    inputs: dict[str, str]
-    output_container: str
-    numwords: int = 10
-    max_wall_clock_minutes: int = 30
-    max_retries: int = 2
-    retention_hours: int = 24
-    wait: bool = True
-    wait_timeout_seconds: int = 1800
+    wait_timeout_seconds: int
 
     @classmethod
-    def parse(cls, props: dict[str, Any]) -> BatchJobInputs:
-        fields = {name: props[name] for name in cls.__dataclass_fields__ if props.get(name) is not None}
-        missing = [
-            name for name in ("job_id", "pool_id", "batch_endpoint", "storage_endpoint") if name not in fields
-        ]
-        missing += [name for name in ("input_container", "output_container", "inputs") if name not in fields]
+    def parse(cls, props: Mapping[str, Any]) -> BatchJobInputs:
+        """The inputs, or one ``ConfigError`` whose ``problems`` name every bad field."""
+        missing = [name for name in (*REQUIRED, "inputs") if props.get(name) is None]
         if missing:
-            raise batchwords.ConfigError(f"BatchJob needs {', '.join(missing)}")
-        for name in (
-            "numwords",
-            "max_wall_clock_minutes",
-            "max_retries",
-            "retention_hours",
-            "wait_timeout_seconds",
-        ):
-            if name in fields:
-                fields[name] = int(fields[name])
-        fields["inputs"] = {str(k): str(v) for k, v in dict(fields["inputs"]).items()}
-        fields["wait"] = bool(fields.get("wait", True))
-        return cls(**fields)
-
-    def failures(self) -> list[tuple[str, str]]:
-        """(field, reason) for every bad value."""
-        problems: list[tuple[str, str]] = []
-        if self.numwords < 1:
-            problems.append(("numwords", f"must be at least 1 (got {self.numwords})"))
-        if self.max_retries < 1:
-            problems.append(
-                ("max_retries", f"must be at least 1: preempted nodes need retries (got {self.max_retries})")
-            )
-        if not 0 < self.max_wall_clock_minutes <= 7 * 24 * 60:
-            problems.append(
-                ("max_wall_clock_minutes", f"must be 1 to 10080 (got {self.max_wall_clock_minutes})")
-            )
-        if self.retention_hours < 1:
-            problems.append(("retention_hours", f"must be at least 1 (got {self.retention_hours})"))
-        if self.wait_timeout_seconds < 0:
-            problems.append(
-                ("wait_timeout_seconds", f"must not be negative (got {self.wait_timeout_seconds})")
-            )
-        if not self.inputs:
-            problems.append(("inputs", "is empty: give at least one input blob"))
-        for name, md5 in self.inputs.items():
-            if not md5:
-                problems.append(("inputs", f"input {name!r} has no MD5"))
+            problems = [(name, "is required") for name in missing]
+            raise batchwords.ConfigError(f"BatchJob needs {', '.join(missing)}", problems)
+        inputs = {str(name): str(md5) for name, md5 in dict(props["inputs"]).items()}
+        timeout = int(props.get("wait_timeout_seconds", 1800))
+        problems = list(batchwords.input_problems(inputs))
+        if timeout < 0:
+            problems.append(("wait_timeout_seconds", f"must not be negative (got {timeout})"))
+        spec = None
         try:
-            batchwords.plan_tasks([batchwords.BlobInfo(n, 0, m, "") for n, m in self.inputs.items() if m])
+            spec = batchwords.JobSpec(
+                job_set=str(props["job_id"]),
+                pool_id=str(props["pool_id"]),
+                input_container=str(props["input_container"]),
+                output_container=str(props["output_container"]),
+                numwords=int(props.get("numwords", 10)),
+                limits=batchwords.TaskLimits(
+                    max_wall_clock=timedelta(minutes=int(props.get("max_wall_clock_minutes", 30))),
+                    max_retries=int(props.get("max_retries", 2)),
+                    retention=timedelta(hours=int(props.get("retention_hours", 24))),
+                ),
+            )
         except batchwords.ConfigError as exc:
-            problems.append(("inputs", str(exc)))
-        if not JOB_ID.fullmatch(self.job_id):
-            problems.append(("job_id", f"must be 1 to 60 letters, digits, '-' or '_' (got {self.job_id!r})"))
-        return problems
+            problems = [(_FIELD_NAMES.get(name, name), reason) for name, reason in exc.problems] + problems
+        if problems or spec is None:
+            raise batchwords.ConfigError("; ".join(f"{name} {reason}" for name, reason in problems), problems)
+        wait = bool(props.get("wait", True))
+        return cls(spec, inputs, str(props["batch_endpoint"]), str(props["storage_endpoint"]), timeout * wait)
 
-    def spec(self) -> batchwords.JobSpec:
-        return batchwords.JobSpec(
-            job_set=self.job_id,
-            pool_id=self.pool_id,
-            input_container=self.input_container,
-            output_container=self.output_container,
-            numwords=self.numwords,
-            limits=batchwords.TaskLimits(
-                max_wall_clock=timedelta(minutes=self.max_wall_clock_minutes),
-                max_retries=self.max_retries,
-                retention=timedelta(hours=self.retention_hours),
-            ),
-        )
+    def job_set(self, job_ids: list[str] | None = None) -> batchwords.JobSet:
+        """Clients for this call only: nothing is kept on the (pickled) provider."""
+        credentials = batchwords.resolve_credentials()
+        batch = batchwords.Batch(self.batch_endpoint, credentials.batch)
+        storage = batchwords.Storage(self.storage_endpoint, credentials.storage)
+        return batchwords.JobSet(batch, storage, self.spec, job_ids or [])
+
+    def outputs(self, job_set: batchwords.JobSet, *, wait: bool) -> dict[str, Any]:
+        return job_set.outputs(self.inputs, wait_timeout=self.wait_timeout_seconds if wait else 0).to_dict()
 
 
-def _manager(inputs: BatchJobInputs) -> batchwords.JobManager:
-    """Clients for this call only: nothing is kept on the (pickled) provider."""
-    credentials = batchwords.resolve_credentials()
-    storage = batchwords.Storage(inputs.storage_endpoint, credentials.storage)
-    return batchwords.JobManager(inputs.batch_endpoint, storage, credentials)
-
-
-def _input_blobs(manager: batchwords.JobManager, inputs: BatchJobInputs) -> list[batchwords.BlobInfo]:
-    blobs = manager.input_blobs(inputs.spec(), sorted(inputs.inputs))
-    stale = [blob.name for blob in blobs if blob.md5 != inputs.inputs[blob.name]]
-    if stale:
-        raise batchwords.ConfigError(
-            f"inputs changed in Storage since the program read them: {', '.join(stale)}; "
-            "run `pulumi up` again"
-        )
-    return blobs
-
-
-def _outputs(
-    manager: batchwords.JobManager, inputs: BatchJobInputs, job_ids: list[str], *, wait: bool
-) -> dict[str, Any]:
-    """Wait (bounded) if asked, then report what is known."""
-    spec = inputs.spec()
-    if wait and inputs.wait_timeout_seconds > 0:
-        counts, done = manager.wait(job_ids, timeout=inputs.wait_timeout_seconds, poll_interval=2.0)
-    else:
-        counts = manager.task_counts(job_ids)
-        done = counts.active == counts.running == 0
-    current = {batchwords.task_id_for(name, md5): name for name, md5 in inputs.inputs.items()}
-    top: list[list[Any]] = []
-    total = 0
-    if done:
-        results = manager.collect(job_ids, spec, set(current))
-        reported = results.tasks
-        if {task.task_id for task in reported} == set(current):
-            top = [[word, count] for word, count in results.top_words]
-            total = results.total_words
-    else:
-        reported = [
-            t for t in manager.task_results(job_ids, spec, read_outputs=False) if t.task_id in current
-        ]
-    tasks = {
-        current[task.task_id]: {
-            "task_id": task.task_id,
-            "state": task.state,
-            "exit_code": task.exit_code,
-            "output_url": task.output_url,
-            "failure": task.failure,
-        }
-        for task in reported
-    }
-    failed = sum(1 for task in tasks.values() if task["failure"])
-    state = "running" if not done else ("failed" if failed else "succeeded")
-    return {
-        "job_ids": job_ids,
-        "state": state,
-        "task_counts": asdict(counts) | {"total": counts.total},
-        "tasks": tasks,
-        "top_words": top,
-        "total_words": total,
-    }
-
-
-def _follow_up_id(job_id: str, existing: list[str]) -> str:
-    return f"{job_id}-{len(existing)}"
+def _job_ids(id_: str, props: Mapping[str, Any]) -> list[str]:
+    return list(props.get("job_ids") or [id_])
 
 
 class _BatchJobProvider(pulumi.dynamic.ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         try:
-            inputs = BatchJobInputs.parse(news)
-        except (batchwords.ConfigError, TypeError, ValueError) as exc:
+            BatchJobInputs.parse(news)
+        except batchwords.ConfigError as exc:
+            failures = [
+                pulumi.dynamic.CheckFailure(name, f"{name} {reason}") for name, reason in exc.problems
+            ]
+            return pulumi.dynamic.CheckResult(
+                news, failures or [pulumi.dynamic.CheckFailure("inputs", str(exc))]
+            )
+        except (TypeError, ValueError) as exc:
             return pulumi.dynamic.CheckResult(news, [pulumi.dynamic.CheckFailure("inputs", str(exc))])
-        failures = [
-            pulumi.dynamic.CheckFailure(name, f"{name} {reason}") for name, reason in inputs.failures()
-        ]
-        return pulumi.dynamic.CheckResult(news, failures)
+        return pulumi.dynamic.CheckResult(news, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         replaces = [name for name in REPLACE_FIELDS if olds.get(name) != news.get(name)]
@@ -229,43 +134,26 @@ class _BatchJobProvider(pulumi.dynamic.ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
         inputs = BatchJobInputs.parse(props)
-        manager = _manager(inputs)
-        manager.submit(inputs.job_id, inputs.spec(), _input_blobs(manager, inputs))
-        outs = _outputs(manager, inputs, [inputs.job_id], wait=inputs.wait)
-        return pulumi.dynamic.CreateResult(id_=inputs.job_id, outs={**props, **outs})
+        job_set = inputs.job_set()
+        job_set.submit(inputs.inputs)
+        outs = inputs.outputs(job_set, wait=True)
+        return pulumi.dynamic.CreateResult(id_=inputs.spec.job_set, outs={**props, **outs})
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        old_inputs = BatchJobInputs.parse(olds)
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+        old = BatchJobInputs.parse(olds)
         inputs = BatchJobInputs.parse(news)
-        manager = _manager(inputs)
-        job_ids = list(olds.get("job_ids") or [old_inputs.job_id])
-        known = {batchwords.task_id_for(name, md5) for name, md5 in old_inputs.inputs.items()}
-        new_names = [
-            name
-            for name, md5 in sorted(inputs.inputs.items())
-            if batchwords.task_id_for(name, md5) not in known
-        ]
-        if new_names:
-            blobs = [blob for blob in _input_blobs(manager, inputs) if blob.name in new_names]
-            follow_up = _follow_up_id(inputs.job_id, job_ids)
-            manager.submit(follow_up, inputs.spec(), blobs)
-            job_ids.append(follow_up)
-        outs = _outputs(manager, inputs, job_ids, wait=inputs.wait)
+        job_set = inputs.job_set(_job_ids(old.spec.job_set, olds))
+        job_set.submit(inputs.inputs, known=old.inputs)
+        outs = inputs.outputs(job_set, wait=True)
         return pulumi.dynamic.UpdateResult(outs={**news, **outs})
 
     def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
         inputs = BatchJobInputs.parse(props)
-        manager = _manager(inputs)
-        outs = _outputs(manager, inputs, list(props.get("job_ids") or [id_]), wait=False)
+        outs = inputs.outputs(inputs.job_set(_job_ids(id_, props)), wait=False)
         return pulumi.dynamic.ReadResult(id_=id_, outs={**props, **outs})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        inputs = BatchJobInputs.parse(props)
-        manager = _manager(inputs)
-        for job_id in props.get("job_ids") or [id_]:
-            manager.cancel(job_id)
-            manager.delete(job_id)  # already gone is success
-        manager.storage.delete_prefix(inputs.output_container, f"{inputs.job_id}/")
+        BatchJobInputs.parse(props).job_set(_job_ids(id_, props)).delete()
 
 
 class BatchJob(pulumi.dynamic.Resource):

@@ -94,23 +94,27 @@ class BatchCompute(pulumi.ComponentResource):
                     node_deallocation_option=batch.ComputeNodeDeallocationOption.TASK_COMPLETION,
                 )
             )
+        # The same StartTask as the offline pool's; here nodetask's dependencies come from the
+        # package index, and Ubuntu images lack python3-venv, which needs an elevated StartTask.
+        install = batchwords.nodetask_start_task(
+            [(args.wheel_name, args.wheel_url)], use_index=True, elevated=True, install_venv_package=True
+        )
         self.start_task = batch.StartTaskArgs(
-            # Ubuntu images lack python3-venv: the StartTask installs it, elevated.
-            command_line=batchwords.install_command(offline=False, install_venv_package=True),
+            command_line=install.command_line,
             resource_files=[
-                batch.ResourceFileArgs(
-                    http_url=args.wheel_url,
-                    file_path=f"wheels/{args.wheel_name}",
-                    identity_reference=identity_ref,
-                )
+                batch.ResourceFileArgs(http_url=url, file_path=path, identity_reference=identity_ref)
+                for path, url in install.resource_files
             ],
             user_identity=batch.UserIdentityArgs(
                 auto_user=batch.AutoUserSpecificationArgs(
-                    scope=batch.AutoUserScope.POOL, elevation_level=batch.ElevationLevel.ADMIN
+                    scope=batch.AutoUserScope.POOL,
+                    elevation_level=batch.ElevationLevel.ADMIN
+                    if install.elevated
+                    else batch.ElevationLevel.NON_ADMIN,
                 )
             ),
-            max_task_retry_count=3,
-            wait_for_success=True,
+            max_task_retry_count=install.max_retries,
+            wait_for_success=install.wait_for_success,
         )
         self.pool = batch.Pool(
             f"{name}-pool",

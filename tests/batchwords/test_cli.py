@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from batchwords.__main__ import main
-from tests.emulators import DATA, upload_samples
+from batchwords.cli import main
+from tests.support.emulators import upload_samples
+from tests.support.words import DATA
 
 pytestmark = pytest.mark.azurite
 
@@ -15,14 +16,19 @@ pytestmark = pytest.mark.azurite
 @pytest.fixture
 def target(emulators, azurite, monkeypatch, tmp_path):
     """Shared Key credentials and endpoints from the environment; a private config folder."""
-    monkeypatch.setenv("BATCHWORDS_BATCH_ACCOUNT", emulators.batch.account)
-    monkeypatch.setenv("BATCHWORDS_BATCH_KEY", emulators.batch.key)
+    monkeypatch.setenv("BATCHWORDS_BATCH_ACCOUNT", emulators.localbatch.account)
+    monkeypatch.setenv("BATCHWORDS_BATCH_KEY", emulators.localbatch.key)
     monkeypatch.setenv("BATCHWORDS_STORAGE_ACCOUNT", azurite.account)
     monkeypatch.setenv("BATCHWORDS_STORAGE_KEY", azurite.key)
     monkeypatch.setenv("BATCHWORDS_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.delenv("BATCHWORDS_BATCH_ENDPOINT", raising=False)
     monkeypatch.delenv("BATCHWORDS_STORAGE_ENDPOINT", raising=False)
-    return ["--batch-endpoint", emulators.batch.endpoint, "--storage-endpoint", emulators.storage.account_url]
+    return [
+        "--batch-endpoint",
+        emulators.localbatch.endpoint,
+        "--storage-endpoint",
+        emulators.storage.account_url,
+    ]
 
 
 def run_json(capsys, *argv: str):
@@ -52,9 +58,8 @@ def test_files_upload_list_find_download(target, emulators, capsys, tmp_path):
 
 
 def test_jobs_list_wait_status_outputs_cancel_delete(target, emulators, pool, capsys, tmp_path):
-    spec = emulators.spec()
-    upload_samples(emulators, spec)
-    emulators.manager.submit("cli-job", spec, emulators.manager.input_blobs(spec))
+    spec = emulators.spec(job_set="cli-job")
+    emulators.job_set(spec).submit(upload_samples(emulators, spec))
     code, listed = run_json(capsys, "jobs", "list", "--json", *target)
     assert code == 0
     assert [(job["id"], job["pool"]) for job in listed] == [("cli-job", "pool")]
@@ -81,9 +86,10 @@ def test_jobs_list_wait_status_outputs_cancel_delete(target, emulators, pool, ca
     assert "already gone" in capsys.readouterr().out
 
 
-def test_unknown_job(target, capsys):
-    assert main(["jobs", "status", "ghost", *target]) == 2
-    assert "job ghost does not exist" in capsys.readouterr().err
+def test_unknown_job_is_not_found(target, capsys):
+    for action in ("status", "wait"):
+        assert main(["jobs", action, "ghost", *target]) == 1
+        assert "job ghost does not exist" in capsys.readouterr().err
 
 
 def test_missing_endpoint_and_stack_without_pulumi(target, capsys):
@@ -94,14 +100,14 @@ def test_missing_endpoint_and_stack_without_pulumi(target, capsys):
 
 
 def test_config_set_show_and_defaults(target, emulators, capsys):
-    assert main(["config", "set", "batch_endpoint", emulators.batch.endpoint]) == 0
+    assert main(["config", "set", "batch_endpoint", emulators.localbatch.endpoint]) == 0
     assert main(["config", "set", "storage_endpoint", emulators.storage.account_url]) == 0
     assert main(["config", "set", "numwords", "7"]) == 0
     capsys.readouterr()
     assert main(["config", "show"]) == 0
     shown = capsys.readouterr().out
     assert "numwords = 7" in shown
-    assert f"batch_endpoint = {emulators.batch.endpoint}" in shown
+    assert f"batch_endpoint = {emulators.localbatch.endpoint}" in shown
     assert main(["jobs", "list"]) == 0  # endpoints from the config file; flags still override
     assert main(["config", "set", "numwords", "zero"]) == 2
     assert "numwords must be a whole number" in capsys.readouterr().err

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import string
-from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -14,11 +11,13 @@ from azure.core.exceptions import HttpResponseError
 from azure.identity import DeviceCodeCredential
 from azure.storage.blob import BlobClient, ContainerClient
 
-import batchwords._jobs as jobs_module
+import batchwords._jobset as jobset_module
 from batchwords import (
     BlobInfo,
     ConfigError,
     DeadlineError,
+    JobSpec,
+    NotFoundError,
     SubmitError,
     TaskLimits,
     plan_tasks,
@@ -27,21 +26,10 @@ from batchwords import (
     task_id_for,
 )
 from batchwords._tasks import MAX_ID, build_task
-from tests.emulators import DATA, upload_samples
+from tests.support.emulators import upload_samples
+from tests.support.words import DATA, all_words, ranked
 
 pytestmark = pytest.mark.azurite
-
-
-def all_words(folder: Path) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for path in sorted(folder.glob("*.txt")):
-        words = (w.strip(string.punctuation) for w in path.read_text(encoding="utf-8-sig").split())
-        counts.update(w for w in words if w)
-    return counts
-
-
-def ranked(counts: Counter[str], n: int) -> list[tuple[str, int]]:
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
 
 
 class TestCredentials:
@@ -97,11 +85,27 @@ class TestTaskIds:
         with pytest.raises(ConfigError, match=r"'a b.txt' and 'a-b.txt' both map"):
             plan_tasks(blobs)
 
-    def test_limits(self):
-        with pytest.raises(ConfigError, match="retries must be at least 1"):
-            TaskLimits(max_retries=0)
-        with pytest.raises(ConfigError, match="wall-clock"):
-            TaskLimits(max_wall_clock=timedelta(0))
+    def test_every_bad_field_is_named_at_once(self):
+        with pytest.raises(ConfigError) as bad:
+            JobSpec(
+                job_set="bad id!",
+                pool_id="pool",
+                input_container="in",
+                output_container="out",
+                numwords=0,
+                limits=TaskLimits(max_retries=0, max_wall_clock=timedelta(0)),
+            )
+        assert [name for name, _ in bad.value.problems] == [
+            "job_set",
+            "numwords",
+            "max_retries",
+            "max_wall_clock",
+        ]
+        assert "max_retries must be at least 1" in str(bad.value)
+
+    def test_inputs_without_md5_are_named(self):
+        with pytest.raises(ConfigError, match=r"'a\.txt' has no MD5"):
+            plan_tasks([BlobInfo("a.txt", 1, "", "u")])
 
     def test_sas_lifetime_outlives_the_work(self):
         assert sas_lifetime(timedelta(minutes=30), 2) == timedelta(minutes=90) + timedelta(hours=1)
@@ -167,21 +171,20 @@ class TestStorage:
         assert "st=" in sas
 
 
-class TestJobs:
+class TestJobSet:
     def test_job_runs_to_completion_and_merged_top_words_are_exact(self, emulators, pool):
-        spec = emulators.spec(numwords=15)
-        upload_samples(emulators, spec)
-        manager = emulators.manager
-        inputs = manager.input_blobs(spec)
-        submitted = manager.submit("job-1", spec, inputs)
+        spec = emulators.spec(job_set="job-1", numwords=15)
+        inputs = upload_samples(emulators, spec)
+        job_set = emulators.job_set(spec)
+        submitted = job_set.submit(inputs)
         assert len(submitted.added) == len(inputs) == len(list(DATA.glob("*.txt")))
         seen: list[object] = []
-        counts, done = manager.wait(["job-1"], timeout=120, poll_interval=0.2, progress=seen.append)
+        counts, done = job_set.wait(timeout=120, poll_interval=0.2, progress=seen.append)
         assert done
         assert counts.succeeded == len(inputs)
         assert counts.failed == 0
         assert seen[-1] == counts
-        results = manager.collect(["job-1"], spec)
+        results = job_set.results()
         expected = all_words(DATA)
         assert results.top_words == ranked(expected, 15)
         assert results.total_words == sum(expected.values())
@@ -195,74 +198,93 @@ class TestJobs:
             assert task.output_url.startswith(f"{emulators.storage.account_url}/{spec.output_container}/")
             assert "sig=" not in task.output_url
             assert task.result["numwords"] == 15
-        assert manager.client.get_job("job-1").state == "completed"
-        assert manager.cancel("job-1") is False  # already done
-        again = manager.submit("job-1", spec, inputs)  # a retried create converges
+        assert emulators.batch.get_job("job-1").state == "completed"
+        assert emulators.batch.cancel("job-1") is False  # already done
+        again = emulators.job_set(spec).submit(inputs)  # a retried create converges
+        assert again.job_id == "job-1"
         assert again.added == []
         assert len(again.already_there) == len(inputs)
-        assert manager.delete("job-1") is True
-        assert manager.delete("job-1") is False  # gone is success
+        assert emulators.batch.delete("job-1") is True
+        assert emulators.batch.delete("job-1") is False  # gone is success
+        with pytest.raises(NotFoundError, match="job job-1 does not exist"):
+            emulators.batch.get_job("job-1")
+
+    def test_changed_and_new_inputs_go_to_a_follow_up_job(self, emulators, tmp_path):
+        spec = emulators.spec()
+        inputs = upload_samples(emulators, spec)
+        job_set = emulators.job_set(spec)  # no pool: the tasks wait, so the job stays active
+        job_set.submit(inputs)
+        assert job_set.submit(inputs, known=inputs) is None
+        folder = tmp_path / "more"
+        folder.mkdir()
+        (folder / "new.txt").write_text("new words", encoding="utf-8")
+        changed = dict(inputs, **upload_samples(emulators, spec, folder))
+        follow_up = job_set.submit(changed, known=inputs)
+        assert follow_up.job_id == f"{spec.job_set}-1"
+        assert follow_up.added == [task_id_for("new.txt", changed["new.txt"])]
+        assert job_set.job_ids == [spec.job_set, f"{spec.job_set}-1"]
+        assert emulators.batch.get_job(follow_up.job_id).job_set == spec.job_set
+
+    def test_inputs_that_changed_in_storage_are_refused(self, emulators):
+        spec = emulators.spec()
+        inputs = upload_samples(emulators, spec)
+        name = next(iter(inputs))
+        with pytest.raises(ConfigError, match=f"inputs changed in Storage since they were read: {name}"):
+            emulators.job_set(spec).submit(dict(inputs, **{name: "AAAAAAAAAAAAAAAAAAAAAA=="}))
+        with pytest.raises(ConfigError, match="not found in container"):
+            emulators.job_set(spec).submit({"ghost.txt": "AAAAAAAAAAAAAAAAAAAAAA=="})
 
     def test_resubmit_adopts_the_job_and_adds_nothing(self, emulators):
-        spec = emulators.spec()
-        upload_samples(emulators, spec)
-        manager = emulators.manager  # no pool: the tasks wait, so the job stays active
-        inputs = manager.input_blobs(spec)
-        first = manager.submit("job-2", spec, inputs)
-        second = manager.submit("job-2", spec, inputs)
+        spec = emulators.spec(job_set="job-2")
+        inputs = upload_samples(emulators, spec)
+        first = emulators.job_set(spec).submit(inputs)  # no pool: the job stays active
+        second = emulators.job_set(spec).submit(inputs)
         assert second.added == []
         assert sorted(second.already_there) == sorted(first.added)
-        assert len(list(manager.client.list_tasks("job-2"))) == len(inputs)
+        assert len(emulators.batch.task_ids("job-2")) == len(inputs)
 
     def test_cancel_a_running_job(self, emulators):
-        spec = emulators.spec()
-        upload_samples(emulators, spec)
-        manager = emulators.manager
-        manager.submit("job-3", spec, manager.input_blobs(spec))
-        assert manager.cancel("job-3") is True
-        assert manager.client.get_job("job-3").state == "completed"
-        assert manager.cancel("job-3") is False
+        spec = emulators.spec(job_set="job-3")
+        emulators.job_set(spec).submit(upload_samples(emulators, spec))
+        assert emulators.batch.cancel("job-3") is True
+        assert emulators.batch.get_job("job-3").state == "completed"
+        assert emulators.batch.cancel("job-3") is False
 
     def test_wait_is_bounded(self, emulators):
-        spec = emulators.spec()
-        upload_samples(emulators, spec)
-        manager = emulators.manager
-        manager.submit("job-4", spec, manager.input_blobs(spec))
-        counts, done = manager.wait(["job-4"], timeout=0.3, poll_interval=0.1)
+        spec = emulators.spec(job_set="job-4")
+        inputs = upload_samples(emulators, spec)
+        job_set = emulators.job_set(spec)
+        job_set.submit(inputs)
+        counts, done = job_set.wait(timeout=0.3, poll_interval=0.1)
         assert not done
-        assert counts.active == len(manager.input_blobs(spec))
+        assert counts.active == len(inputs)
 
 
 class TestFaults:
     def test_throttling_converges_with_every_task_created_once(self, emulators):
-        spec = emulators.spec()
-        upload_samples(emulators, spec)
-        manager = emulators.manager
-        emulators.batch.throttle(6, status=503, retry_after=0)
-        submitted = manager.submit("throttled", spec, manager.input_blobs(spec))
-        ids = [task.id for task in manager.client.list_tasks("throttled")]
+        spec = emulators.spec(job_set="throttled")
+        inputs = upload_samples(emulators, spec)
+        emulators.localbatch.throttle(6, status=503, retry_after=0)
+        submitted = emulators.job_set(spec).submit(inputs)
+        ids = emulators.batch.task_ids("throttled")
         assert sorted(ids) == sorted(submitted.added)
-        assert len(ids) == len(set(ids)) == len(list(DATA.glob("*.txt")))
+        assert len(ids) == len(list(DATA.glob("*.txt")))
 
     def test_sustained_503_ends_at_the_deadline(self, emulators):
-        spec = emulators.spec()
-        upload_samples(emulators, spec)
-        manager = emulators.manager
-        inputs = manager.input_blobs(spec)
-        manager.ensure_job("busy", spec)
-        manager.submit_timeout = 2
-        emulators.batch.throttle(100_000, status=503, retry_after=0)
+        spec = emulators.spec(job_set="busy")
+        inputs = upload_samples(emulators, spec)
+        emulators.batch.ensure_job("busy", spec.pool_id, spec.job_set)
+        emulators.localbatch.throttle(100_000, status=503, retry_after=0)
         with pytest.raises(DeadlineError, match="submitting again adds only the missing tasks"):
-            manager.submit("busy", spec, inputs)
-        emulators.batch.throttle(0)
+            emulators.job_set(spec, submit_timeout=2).submit(inputs)
+        emulators.localbatch.throttle(0)
 
     def test_partial_failure_reports_the_rejected_ids(self, emulators, mocker):
-        spec = emulators.spec()
-        upload_samples(emulators, spec)
-        manager = emulators.manager
-        inputs = manager.input_blobs(spec)
+        spec = emulators.spec(job_set="partial")
+        inputs = upload_samples(emulators, spec)
         real_build = build_task
-        victim = task_id_for(inputs[0].name, inputs[0].md5)
+        name, md5 = next(iter(inputs.items()))
+        victim = task_id_for(name, md5)
 
         def build(task_id, blob, **kwargs):
             task = real_build(task_id, blob, **kwargs)
@@ -270,30 +292,28 @@ class TestFaults:
                 task.constraints.max_task_retry_count = -7
             return task
 
-        mocker.patch.object(jobs_module, "build_task", side_effect=build)
+        mocker.patch.object(jobset_module, "build_task", side_effect=build)
         with pytest.raises(SubmitError) as failed:
-            manager.submit("partial", spec, inputs)
+            emulators.job_set(spec).submit(inputs)
         assert list(failed.value.rejected) == [victim]
         assert "InvalidPropertyValue" in failed.value.rejected[victim]
         assert victim in str(failed.value)
-        added = {task.id for task in manager.client.list_tasks("partial")}
-        assert len(added) == len(inputs) - 1
+        assert len(emulators.batch.task_ids("partial")) == len(inputs) - 1
 
     def test_expired_output_sas_is_the_no_retry_exit_code(self, emulators, pool, mocker):
-        spec = emulators.spec()
-        upload_samples(emulators, spec, DATA)
-        manager = emulators.manager
+        spec = emulators.spec(job_set="expired")
+        inputs = upload_samples(emulators, spec, DATA)
         real_sas = emulators.storage.output_sas
         mocker.patch.object(
             emulators.storage,
             "output_sas",
             side_effect=lambda container, lifetime: real_sas(container, timedelta(seconds=-1)),
         )
-        inputs = manager.input_blobs(spec)[:1]
-        manager.submit("expired", spec, inputs)
-        _, done = manager.wait(["expired"], timeout=120, poll_interval=0.2)
+        job_set = emulators.job_set(spec)
+        job_set.submit(dict([next(iter(inputs.items()))]))
+        _, done = job_set.wait(timeout=120, poll_interval=0.2)
         assert done
-        (task,) = manager.collect(["expired"], spec).tasks
+        (task,) = job_set.results().tasks
         assert task.exit_code == 4
         assert task.failure.startswith("FailureExitCode")
         assert "storage refused the upload" in task.stderr_tail

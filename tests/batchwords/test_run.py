@@ -9,12 +9,11 @@ from collections import Counter
 
 import pytest
 
-import batchwords._offline as offline
-from batchwords.__main__ import main
+import batchwords.offline._services as offline_services
+from batchwords.cli import main
 from localbatch import LocalBatch
 from nodetask import count_file
-from tests.batchwords.test_library import all_words, ranked
-from tests.emulators import DATA
+from tests.support.words import DATA, all_words, ranked
 
 pytestmark = pytest.mark.azurite
 
@@ -25,9 +24,9 @@ def spies(mocker, wheelhouse, monkeypatch, tmp_path):
     project = tmp_path / "project"
     (project / "build").mkdir(parents=True)
     (project / "build" / "wheelhouse").symlink_to(wheelhouse)
-    monkeypatch.setattr("batchwords.__main__._project_root", lambda: project)
+    monkeypatch.setattr("batchwords.cli._run.project_root", lambda: project)
     return {
-        "azurite": mocker.spy(offline, "start_azurite"),
+        "azurite": mocker.spy(offline_services, "start_azurite"),
         "localbatch_stop": mocker.spy(LocalBatch, "stop"),
     }
 
@@ -121,14 +120,14 @@ def test_keep_leaves_services_for_local_commands(spies, tmp_path, capsys, monkey
 
 
 def test_run_against_given_endpoints(spies, emulators, azurite, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("BATCHWORDS_BATCH_ACCOUNT", emulators.batch.account)
-    monkeypatch.setenv("BATCHWORDS_BATCH_KEY", emulators.batch.key)
+    monkeypatch.setenv("BATCHWORDS_BATCH_ACCOUNT", emulators.localbatch.account)
+    monkeypatch.setenv("BATCHWORDS_BATCH_KEY", emulators.localbatch.key)
     monkeypatch.setenv("BATCHWORDS_STORAGE_ACCOUNT", azurite.account)
     monkeypatch.setenv("BATCHWORDS_STORAGE_KEY", azurite.key)
     argv = ["run", str(DATA), "--nodes", "1", "--output-dir", str(tmp_path / "out")]
-    endpoints = ["--batch-endpoint", emulators.batch.endpoint, "--storage-endpoint", azurite.account_url]
+    endpoints = ["--batch-endpoint", emulators.localbatch.endpoint, "--storage-endpoint", azurite.account_url]
     assert main([*argv, *endpoints]) == 0, capsys.readouterr().err
     assert spies["azurite"].call_count == 0  # nothing started: the given services did the work
     assert "Merged top 10 of 4 files" in capsys.readouterr().out
-    assert main([*argv, "--batch-endpoint", emulators.batch.endpoint]) == 2
+    assert main([*argv, "--batch-endpoint", emulators.localbatch.endpoint]) == 2
     assert "both --batch-endpoint and --storage-endpoint" in capsys.readouterr().err

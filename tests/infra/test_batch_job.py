@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
+from batchwords import offline
 from infra.batch_job import _BatchJobProvider
-from tests.batchwords.test_library import all_words, ranked
-from tests.emulators import DATA, upload_samples
+from tests.support.emulators import upload_samples
+from tests.support.words import DATA, all_words, ranked
 
 pytestmark = pytest.mark.azurite
 
@@ -24,8 +25,8 @@ pytestmark = pytest.mark.azurite
 def env(emulators, azurite, monkeypatch):
     """The provider reads Shared Key credentials from the environment, as `pulumi up` would."""
     values = {
-        "BATCHWORDS_BATCH_ACCOUNT": emulators.batch.account,
-        "BATCHWORDS_BATCH_KEY": emulators.batch.key,
+        "BATCHWORDS_BATCH_ACCOUNT": emulators.localbatch.account,
+        "BATCHWORDS_BATCH_KEY": emulators.localbatch.key,
         "BATCHWORDS_STORAGE_ACCOUNT": azurite.account,
         "BATCHWORDS_STORAGE_KEY": azurite.key,
     }
@@ -34,14 +35,14 @@ def env(emulators, azurite, monkeypatch):
     return values
 
 
-def props_for(emulators, folder: Path = DATA, **overrides):
-    spec = emulators.spec()
+def props_for(emulators, folder: Path = DATA, spec=None, **overrides):
+    spec = spec or emulators.spec()
     blobs = emulators.storage.list_blobs(spec.input_container)
     names = {path.name for path in folder.glob("*.txt")}
     props = {
         "job_id": spec.job_set,
         "pool_id": "pool",
-        "batch_endpoint": emulators.batch.endpoint,
+        "batch_endpoint": emulators.localbatch.endpoint,
         "storage_endpoint": emulators.storage.account_url,
         "input_container": spec.input_container,
         "output_container": spec.output_container,
@@ -78,8 +79,16 @@ class TestCheck:
         [
             ("numwords", 0, "numwords must be at least 1"),
             ("max_retries", 0, "max_retries must be at least 1"),
+            ("max_wall_clock_minutes", 0, "max_wall_clock_minutes must be more than 0"),
+            ("retention_hours", 0, "retention_hours must be positive"),
+            ("wait_timeout_seconds", -1, "wait_timeout_seconds must not be negative"),
             ("job_id", "bad id!", "job_id must be 1 to 60"),
             ("inputs", {}, "inputs is empty"),
+            (
+                "inputs",
+                {"a b.txt": "1B2M2Y8AsgTpgAmY7PhCfg==", "a-b.txt": "1B2M2Y8AsgTpgAmY7PhCfg=="},
+                "both map",
+            ),
         ],
     )
     def test_bad_field_is_named(self, emulators, env, field, value, message):
@@ -88,6 +97,11 @@ class TestCheck:
         assert [(f.property, f.reason) for f in result.failures if message in f.reason] == [
             (field, next(f.reason for f in result.failures if message in f.reason))
         ]
+
+    def test_every_bad_field_at_once(self, emulators, env):
+        upload_samples(emulators, emulators.spec())
+        result = _BatchJobProvider().check({}, props_for(emulators, numwords=0, job_id="bad id!", inputs={}))
+        assert sorted(f.property for f in result.failures) == ["inputs", "job_id", "numwords"]
 
     def test_missing_field(self, emulators, env):
         upload_samples(emulators, emulators.spec())
@@ -145,9 +159,9 @@ def test_create_update_delete(emulators, env, pool, tmp_path):
     news = dict(props, inputs={**props["inputs"], "extra.txt": blob.md5})
     updated = outs_of(provider.update(created.id, outs, news))
     assert updated["job_ids"] == [spec.job_set, f"{spec.job_set}-1"]
-    follow_up = list(emulators.manager.client.list_tasks(f"{spec.job_set}-1"))
+    follow_up = emulators.batch.tasks(f"{spec.job_set}-1")
     assert [task.display_name for task in follow_up] == ["extra.txt"]
-    assert len(list(emulators.manager.client.list_tasks(spec.job_set))) == len(props["inputs"])
+    assert len(emulators.batch.tasks(spec.job_set)) == len(props["inputs"])
     everything = all_words(DATA) + all_words(extra)
     assert updated["top_words"] == [list(item) for item in ranked(everything, 5)]
     assert updated["top_words"][0] == ["zebra", 100]
@@ -155,7 +169,7 @@ def test_create_update_delete(emulators, env, pool, tmp_path):
     assert_no_secret(str(updated), env)
 
     provider.delete(created.id, updated)
-    remaining = [job.id for job in emulators.manager.client.list_jobs()]
+    remaining = [job.id for job in emulators.batch.list_jobs()]
     assert spec.job_set not in remaining
     assert f"{spec.job_set}-1" not in remaining
     assert emulators.storage.list_blobs(spec.output_container, f"{spec.job_set}/") == []
@@ -207,3 +221,27 @@ def test_serialized_provider_runs_in_a_fresh_interpreter(emulators, env, pool, t
         "state": "succeeded",
         "top": [list(i) for i in ranked(all_words(DATA), 5)],
     }
+
+
+def test_provider_and_offline_run_give_identical_outputs(emulators, env, azurite, pool, wheelhouse, tmp_path):
+    """The offline run and `pulumi up`'s create verb share one JobSet: same inputs, same outputs."""
+    project = tmp_path / "project"
+    (project / "build").mkdir(parents=True)
+    (project / "build" / "wheelhouse").symlink_to(wheelhouse)
+    given = offline.Services(emulators.localbatch.endpoint, azurite.account_url, emulators.credentials)
+    run = offline.run_offline(
+        DATA, numwords=5, output_dir=tmp_path / "out", project=project, nodes=1, given=given, say=print
+    )
+    # The run deleted its job and containers; the provider submits the same job set again.
+    spec = emulators.spec(
+        job_set=offline.JOB_ID,
+        input_container=offline.CONTAINERS["input"],
+        output_container=offline.CONTAINERS["output"],
+    )
+    upload_samples(emulators, spec)
+    props = props_for(emulators, spec=spec)
+    provided = outs_of(_BatchJobProvider().create(props))
+    expected = run.outputs.to_dict()
+    assert {name: provided[name] for name in expected} == expected
+    assert expected["state"] == "succeeded"
+    assert len(expected["tasks"]) == len(list(DATA.glob("*.txt")))

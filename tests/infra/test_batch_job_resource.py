@@ -9,27 +9,13 @@ import pulumi
 import pytest
 
 from infra.batch_job import OUTPUT_FIELDS, BatchJob
-
-
-class Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(args)
-        outputs = dict(args.inputs)
-        outputs.update(state="succeeded", job_ids=[args.inputs["job_id"]], top_words=[["the", 3]])
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        return {}, []
+from tests.support import pulumi_mocks
+from tests.support.pulumi_mocks import Mocks
 
 
 @pytest.fixture
 def mocks() -> Mocks:
-    mocks = Mocks()
-    pulumi.runtime.set_mocks(mocks, preview=False)
-    return mocks
+    return pulumi_mocks.install()
 
 
 @pulumi.runtime.test
@@ -62,6 +48,6 @@ def test_resource_inputs_outputs_and_provider(mocks):
         for name in OUTPUT_FIELDS:
             assert hasattr(job, name)
         assert state == "succeeded"
-        assert top == [["the", 3]]
+        assert top == [["the", 9]]
 
     return pulumi.Output.all(job.state, job.top_words).apply(check)

@@ -11,14 +11,13 @@ import pytest
 from infra.compute import BatchCompute, BatchComputeArgs
 from infra.identity import STORAGE_BLOB_DATA_READER, PoolIdentity, PoolIdentityArgs
 from infra.storage import CONTAINERS, JobStorage, JobStorageArgs
-from tests.infra.test_program import DEPLOYER, SUBSCRIPTION, Mocks
+from tests.support import pulumi_mocks
+from tests.support.pulumi_mocks import DEPLOYER, SUBSCRIPTION, Mocks
 
 
 @pytest.fixture
 def mocks() -> Mocks:
-    mocks = Mocks()
-    pulumi.runtime.set_mocks(mocks, project="batchwords", stack="unit", preview=False)
-    return mocks
+    return pulumi_mocks.install()
 
 
 @pytest.fixture

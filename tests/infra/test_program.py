@@ -18,61 +18,9 @@ from infra.compute import IMAGE, autoscale_formula
 from infra.identity import STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER, STORAGE_BLOB_DELEGATOR
 from infra.program import build, find_wheel
 from infra.storage import CONTAINERS
-
-ROOT = Path(__file__).resolve().parents[2]
-SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
-DEPLOYER = "00000000-0000-0000-0000-0000000000d0"
-
-
-class Mocks(pulumi.runtime.Mocks):
-    """Answers like Azure would: ids, names, endpoints and principals."""
-
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(args)
-        inputs = dict(args.inputs)
-        name = next(
-            (
-                inputs[key]
-                for key in ("poolName", "containerName", "blobName", "accountName", "resourceGroupName")
-                if key in inputs and args.typ.split(":")[-1].lower() in ("pool", "blobcontainer", "blob")
-            ),
-            f"{args.name}x",
-        )
-        outputs = {**inputs, "name": name, "id": f"/subscriptions/{SUBSCRIPTION}/mock/{args.typ}/{args.name}"}
-        identity = inputs.get("identity")
-        if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
-            # Azure takes a list of identity ids and answers a map of them.
-            assigned = {
-                ident: {"principalId": "p", "clientId": "c"} for ident in identity["userAssignedIdentities"]
-            }
-            outputs["identity"] = {**identity, "userAssignedIdentities": assigned}
-        if args.typ == "azure-native:storage:StorageAccount":
-            outputs["primaryEndpoints"] = {"blob": f"https://{name}.blob.core.windows.net/"}
-        if args.typ == "azure-native:batch:BatchAccount":
-            outputs["accountEndpoint"] = f"{name}.westeurope.batch.azure.com"
-        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
-            outputs.update(principalId="00000000-0000-0000-0000-0000000000a1", clientId="client")
-        if args.typ == "pulumi-python:dynamic:Resource":
-            outputs.update(state="succeeded", job_ids=[inputs["job_id"]], top_words=[["the", 9]], tasks={})
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-        if args.token == "azure-native:authorization:getClientConfig":
-            return {
-                "subscriptionId": SUBSCRIPTION,
-                "objectId": DEPLOYER,
-                "tenantId": "t",
-                "clientId": "c",
-            }, []
-        if args.token == "azure-native:resources:getResourceGroup":
-            return {"name": args.args["resourceGroupName"], "location": "westeurope"}, []
-        return {}, []
-
-    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
-        return [r for r in self.resources if r.typ == typ]
+from tests.support import pulumi_mocks
+from tests.support.pulumi_mocks import DEPLOYER, Mocks
+from tests.support.words import ROOT
 
 
 def stack_values(stack: str) -> dict[str, str]:
@@ -86,8 +34,7 @@ def use_stack(monkeypatch) -> Iterator[Any]:
         values = stack_values(stack)
         values.update({f"batchwords:{key}": value for key, value in overrides.items()})
         monkeypatch.setenv("PULUMI_CONFIG", json.dumps(values))
-        mocks = Mocks()
-        pulumi.runtime.set_mocks(mocks, project="batchwords", stack=stack, preview=False)
+        mocks = pulumi_mocks.install(stack=stack)
         pulumi.runtime.set_all_config(values)  # replaces the whole config
         return mocks
 

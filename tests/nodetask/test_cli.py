@@ -9,7 +9,7 @@ import pytest
 
 from nodetask import ExitCode, read_counts_file
 from nodetask.__main__ import main
-from tests.nodetask.helpers import tutorial_counts
+from tests.support.words import tutorial_counts
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 BATCH_ENV = {

@@ -7,7 +7,7 @@ import pytest
 
 import nodetask._count as count_module
 from nodetask import InputError, count_file, top_words
-from tests.nodetask.helpers import tutorial_counts
+from tests.support.words import tutorial_counts
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 

@@ -18,10 +18,10 @@ from azure.storage.blob import (
     generate_container_sas,
 )
 
-from batchwords._azurite import Azurite
+from batchwords.offline import Azurite
 from nodetask import ExitCode, read_counts_file
 from nodetask.__main__ import main
-from tests.nodetask.helpers import tutorial_counts
+from tests.support.words import tutorial_counts
 
 pytestmark = pytest.mark.azurite
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._contract import RESULT_FORMAT, SAS_ENV, counts_name, result_name
 from ._count import WordCounts, count_file, top_words
 from ._exceptions import (
     ExitCode,
@@ -33,6 +34,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "RESULT_FORMAT",
+    "SAS_ENV",
     "BatchContext",
     "ExitCode",
     "InputError",
@@ -48,6 +51,8 @@ __all__ = [
     "__version__",
     "count_file",
     "counts_file_bytes",
+    "counts_name",
     "read_counts_file",
+    "result_name",
     "top_words",
 ]

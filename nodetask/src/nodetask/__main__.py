@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import _contract as contract
+from ._contract import SAS_ENV
 from ._count import count_file
 from ._exceptions import ExitCode, InputError, NodetaskError, UsageError
 from ._report import BatchContext, WordCountReport, counts_file_bytes
@@ -19,7 +21,6 @@ from ._report import BatchContext, WordCountReport, counts_file_bytes
 if TYPE_CHECKING:
     from ._upload import ResultUploader
 
-SAS_ENV = "NODETASK_SAS_TOKEN"
 EXIT_CODES_HELP = "\n".join(f"  {code.value}  {code.name.lower().replace('_', ' ')}" for code in ExitCode)
 
 
@@ -193,9 +194,8 @@ def run(args: argparse.Namespace) -> int:
     )
 
     output_dir = Path(args.output_dir) if args.output_dir else input_path.parent
-    suffix = ".json" if args.format == "json" else input_path.suffix
-    result_name = f"{input_path.stem}_OUTPUT{suffix}"
-    counts_name = f"{input_path.stem}_COUNTS.tsv.gz"
+    result_name = contract.result_name(input_path.name, args.format)
+    counts_name = contract.counts_name(input_path.name)
     rendered = report.to_json() if args.format == "json" else report.to_text()
     counts_data = counts_file_bytes(counts)
     _write_atomically(output_dir / counts_name, counts_data)

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ._contract import RESULT_FORMAT
 from ._count import WordCounts, ranked_words, top_words
 
 #: Format tag of the full-counts file; bump it when the layout changes.
@@ -83,7 +84,7 @@ class WordCountReport:
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
     def to_json(self) -> str:
-        document: dict[str, object] = {"format": "nodetask-result/1", **self._stable_fields()}
+        document: dict[str, object] = {"format": RESULT_FORMAT, **self._stable_fields()}
         document["elapsed_seconds"] = round(self.elapsed_seconds, 3)
         document["batch"] = self.batch.as_dict() if self.batch else None
         return json.dumps(document, ensure_ascii=False, indent=2) + "\n"

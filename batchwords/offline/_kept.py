@@ -1,4 +1,4 @@
-"""Local services that outlive one command: what `batchwords run --keep` leaves up.
+"""Services that outlive one command: what `batchwords run --keep` leaves up for `--local`.
 
 Their endpoints, emulator keys and process ids are recorded in a state file
 (readable by the user only) that `--local` reads and `batchwords local stop`
@@ -21,16 +21,17 @@ import platformdirs
 
 from localbatch import new_key
 
+from .._credentials import Credentials
+from .._env import STATE_DIR
+from .._exceptions import ConfigError, ServiceStartError
 from ._azurite import start_azurite
-from ._credentials import BATCH_ACCOUNT_ENV, BATCH_KEY_ENV, STORAGE_ACCOUNT_ENV, STORAGE_KEY_ENV
-from ._exceptions import ConfigError
+from ._services import Services
 
-STATE_ENV = "BATCHWORDS_STATE_DIR"
 _ENDPOINT = re.compile(r"at (http://127\.0\.0\.1:\d+)")
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get(STATE_ENV) or platformdirs.user_state_dir("batchwords"))
+    return Path(os.environ.get(STATE_DIR) or platformdirs.user_state_dir("batchwords"))
 
 
 def state_path() -> Path:
@@ -53,7 +54,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start_detached(work_dir: Path) -> dict[str, Any]:
+def start_kept(work_dir: Path) -> Services:
     """Start Azurite and `localbatch serve` in their own sessions; record them."""
     if state_path().exists() and all(_alive(pid) for pid in read_state().get("pids", [])):
         raise ConfigError(
@@ -88,21 +89,18 @@ def start_detached(work_dir: Path) -> dict[str, Any]:
     )
     log.close()
     assert process.stdout is not None
-    line = process.stdout.readline()
-    match = _ENDPOINT.search(line)
+    match = _ENDPOINT.search(process.stdout.readline())
     if not match:
         process.kill()
         azurite.stop()
-        raise ConfigError(f"localbatch did not start; see {work_dir / 'localbatch.log'}")
+        raise ServiceStartError(f"localbatch did not start; see {work_dir / 'localbatch.log'}")
     state = {
         "batch_endpoint": match.group(1),
         "storage_endpoint": azurite.account_url,
-        "env": {
-            BATCH_ACCOUNT_ENV: "localbatch",
-            BATCH_KEY_ENV: key,
-            STORAGE_ACCOUNT_ENV: azurite.account,
-            STORAGE_KEY_ENV: azurite.key,
-        },
+        "batch_account": "localbatch",
+        "batch_key": key,
+        "storage_account": azurite.account,
+        "storage_key": azurite.key,
         "pids": [process.pid, azurite.process.pid],
         "work_dir": str(work_dir),
     }
@@ -112,7 +110,7 @@ def start_detached(work_dir: Path) -> dict[str, Any]:
     partial.write_text(json.dumps(state, indent=2), encoding="utf-8")
     partial.chmod(0o600)  # it holds the emulators' keys
     partial.replace(path)
-    return state
+    return _services(state)
 
 
 def read_state() -> dict[str, Any]:
@@ -123,8 +121,19 @@ def read_state() -> dict[str, Any]:
     return state
 
 
-def use_local() -> tuple[str, str]:
-    """Endpoints of the recorded services, with their keys put in the environment."""
+def _services(state: dict[str, Any]) -> Services:
+    credentials = Credentials.from_keys(
+        batch_account=state["batch_account"],
+        batch_key=state["batch_key"],
+        storage_account=state["storage_account"],
+        storage_key=state["storage_key"],
+        source=f"the services recorded in {state_path()}",
+    )
+    return Services(state["batch_endpoint"], state["storage_endpoint"], credentials)
+
+
+def kept_services() -> Services:
+    """The recorded services, with their credentials; an error if they are not running."""
     state = read_state()
     dead = [pid for pid in state["pids"] if not _alive(pid)]
     if dead:
@@ -132,11 +141,10 @@ def use_local() -> tuple[str, str]:
             f"the local services recorded in {state_path()} are not running (pids {dead}); "
             "run `batchwords local stop`, then `batchwords run --keep` again"
         )
-    os.environ.update(state["env"])
-    return state["batch_endpoint"], state["storage_endpoint"]
+    return _services(state)
 
 
-def stop_local(timeout: float = 10.0) -> list[int]:
+def stop_kept(timeout: float = 10.0) -> list[int]:
     """Stop the recorded services and forget them; returns the pids that were running."""
     state = read_state()
     running = [pid for pid in state["pids"] if _alive(pid)]

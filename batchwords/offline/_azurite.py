@@ -9,9 +9,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._exceptions import ConfigError
+from .._env import AZURITE
+from .._exceptions import ConfigError, ServiceStartError
 
-AZURITE_ENV = "BATCHWORDS_AZURITE"
 #: Azurite's well-known development account (public, documented by Microsoft).
 ACCOUNT = "devstoreaccount1"
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -47,8 +47,8 @@ class Azurite:
 
 def find_azurite(start: Path | None = None) -> Path:
     """``azurite-blob`` from $BATCHWORDS_AZURITE, or the nearest node_modules upwards."""
-    if os.environ.get(AZURITE_ENV):
-        return Path(os.environ[AZURITE_ENV])
+    if os.environ.get(AZURITE):
+        return Path(os.environ[AZURITE])
     for folder in [(start or Path.cwd()).resolve(), *Path(__file__).resolve().parents]:
         for base in (folder, *folder.parents):
             candidate = base / "node_modules" / ".bin" / "azurite-blob"
@@ -56,7 +56,7 @@ def find_azurite(start: Path | None = None) -> Path:
                 return candidate
     raise ConfigError(
         "Azurite is not installed: run `make setup` (npm ci) in the project, or set "
-        f"{AZURITE_ENV} to the azurite-blob executable"
+        f"{AZURITE} to the azurite-blob executable"
     )
 
 
@@ -99,4 +99,4 @@ def start_azurite(
     process.kill()
     process.wait()
     output = log_path.read_bytes().decode(errors="replace")
-    raise ConfigError(f"Azurite did not start within {timeout:.0f}s: {output}")
+    raise ServiceStartError(f"Azurite did not start within {timeout:.0f}s: {output}")

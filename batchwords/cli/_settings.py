@@ -12,12 +12,10 @@ from typing import Any
 
 import platformdirs
 
-from ._exceptions import ConfigError
+from .._env import BATCH_ENDPOINT, CONFIG_DIR, STORAGE_ENDPOINT
+from .._exceptions import ConfigError
 
 APP = "batchwords"
-CONFIG_ENV = "BATCHWORDS_CONFIG_DIR"
-BATCH_ENDPOINT_ENV = "BATCHWORDS_BATCH_ENDPOINT"
-STORAGE_ENDPOINT_ENV = "BATCHWORDS_STORAGE_ENDPOINT"
 #: Keys of the user config file and what they mean.
 KEYS = {
     "batch_endpoint": "Batch account endpoint, e.g. https://ACCOUNT.REGION.batch.azure.com",
@@ -29,7 +27,7 @@ KEYS = {
 
 
 def config_dir() -> Path:
-    return Path(os.environ.get(CONFIG_ENV) or platformdirs.user_config_dir(APP))
+    return Path(os.environ.get(CONFIG_DIR) or platformdirs.user_config_dir(APP))
 
 
 def config_path() -> Path:
@@ -99,8 +97,8 @@ def resolve_target(
 ) -> Target:
     """Flags, then environment variables, then a stack's outputs, then the user config."""
     settings = load_settings()
-    batch = batch_endpoint or os.environ.get(BATCH_ENDPOINT_ENV)
-    storage = storage_endpoint or os.environ.get(STORAGE_ENDPOINT_ENV)
+    batch = batch_endpoint or os.environ.get(BATCH_ENDPOINT)
+    storage = storage_endpoint or os.environ.get(STORAGE_ENDPOINT)
     source = "flags and environment"
     stack = stack or (None if (batch and storage) else settings.get("stack"))
     if stack and not (batch and storage):
@@ -115,7 +113,7 @@ def resolve_target(
         missing.insert(0, "--batch-endpoint")
     if missing:
         raise ConfigError(
-            f"no {' or '.join(missing)}: pass it, set {BATCH_ENDPOINT_ENV}/{STORAGE_ENDPOINT_ENV}, "
+            f"no {' or '.join(missing)}: pass it, set {BATCH_ENDPOINT}/{STORAGE_ENDPOINT}, "
             "use --stack NAME, or `batchwords config set batch_endpoint ...`"
         )
     return Target(str(batch or ""), str(storage), source)

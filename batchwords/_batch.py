@@ -1,0 +1,370 @@
+"""One Batch account (Azure Batch or localbatch), through azure-batch: jobs, tasks and pools.
+
+The only module that holds an azure-batch client; everything else asks it.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from azure.batch import BatchClient
+from azure.batch import models as batch_models
+from azure.batch.models import CreateTasksError
+from azure.batch.models._models import BatchJobTerminateOptions
+from azure.core.credentials import AzureNamedKeyCredential, TokenCredential
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.pipeline import PipelineRequest, PipelineResponse
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.core.rest import HttpRequest, HttpResponse
+
+from ._exceptions import BatchServiceError, ConfigError, DeadlineError, NotFoundError, SubmitError
+
+logger = logging.getLogger(__name__)
+
+STDERR_TAIL_BYTES = 2048
+TERMINAL_JOB_STATES = {"completed", "deleting", "terminating"}
+#: Job metadata naming the set a job belongs to (follow-up jobs share their set's output prefix).
+JOB_SET_METADATA = "batchwords-job-set"
+
+Policy = SansIOHTTPPolicy[HttpRequest, HttpResponse]
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TaskCounts:
+    active: int = 0
+    running: int = 0
+    completed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.active + self.running + self.completed
+
+    def __add__(self, other: TaskCounts) -> TaskCounts:
+        return TaskCounts(
+            self.active + other.active,
+            self.running + other.running,
+            self.completed + other.completed,
+            self.succeeded + other.succeeded,
+            self.failed + other.failed,
+        )
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: str
+    state: str
+    pool_id: str | None
+    created: datetime | None
+    #: The job set whose output prefix the job writes under.
+    job_set: str
+
+
+class _Deadline(Policy):
+    """Ends a submission at its deadline or after its budget of server errors.
+
+    azure-batch's ``create_tasks`` requeues a chunk that fails with 5xx forever;
+    raising here makes it record the error and stop.
+    """
+
+    def __init__(self, seconds: float, server_errors: int) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.seconds = seconds
+        self.budget = server_errors
+
+    def on_request(self, request: PipelineRequest[HttpRequest]) -> None:
+        if time.monotonic() > self.deadline:
+            raise DeadlineError(f"the submission did not finish within {self.seconds:.0f} s")
+
+    def on_response(
+        self, request: PipelineRequest[HttpRequest], response: PipelineResponse[HttpRequest, HttpResponse]
+    ) -> None:
+        if response.http_response.status_code >= 500:
+            self.budget -= 1
+            if self.budget < 0:
+                raise DeadlineError(
+                    f"the Batch service kept failing ({response.http_response.status_code}) "
+                    "beyond the retry budget"
+                )
+
+
+def text(value: object) -> str:
+    """An SDK enum's wire value ("completed"), not its repr ("BatchTaskState.COMPLETED")."""
+    return str(value.value) if isinstance(value, enum.Enum) else str(value)
+
+
+def batch_error(action: str, exc: AzureError) -> BatchServiceError:
+    error = getattr(exc, "error", None)
+    code = getattr(error, "code", None) or type(exc).__name__
+    message = getattr(error, "message", None) or str(exc)
+    return BatchServiceError(f"{action} failed ({code}): {str(message).splitlines()[0]}")
+
+
+class Batch:
+    """One Batch account; the CLI, the Pulumi provider and the offline run share it."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: AzureNamedKeyCredential | TokenCredential,
+        *,
+        retry_backoff: float = 0.8,
+        policies: Sequence[Policy] = (),
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self._credential = credential
+        self._retry_backoff = retry_backoff
+        self._policies = list(policies)
+        # The SDK's pipeline retries throttling (429/503, honouring Retry-After);
+        # azure-core retries a bad status only 3 times by default.
+        self._client = BatchClient(
+            self.endpoint,
+            credential,
+            retry_status=8,
+            retry_backoff_factor=retry_backoff,
+            retry_backoff_max=30,
+            per_retry_policies=self._policies,
+        )
+
+    def with_deadline(self, seconds: float, server_errors: int) -> Batch:
+        """The same account behind one deadline and one budget of server errors (a submission)."""
+        return Batch(
+            self.endpoint,
+            self._credential,
+            retry_backoff=self._retry_backoff,
+            policies=[*self._policies, _Deadline(seconds, server_errors)],
+        )
+
+    # -- jobs --------------------------------------------------------------
+
+    def ensure_job(self, job_id: str, pool_id: str, job_set: str) -> str:
+        """Create the job (noAction until its tasks are in), or adopt it; returns its state."""
+        try:
+            self._client.create_job(
+                batch_models.BatchJobCreateOptions(
+                    id=job_id,
+                    pool_info=batch_models.BatchPoolInfo(pool_id=pool_id),
+                    all_tasks_complete_mode="noaction",
+                    metadata=[batch_models.BatchMetadataItem(name=JOB_SET_METADATA, value=job_set)],
+                )
+            )
+            return "active"
+        except ResourceExistsError:
+            job = self.get_job(job_id)
+            if job.pool_id != pool_id:
+                raise ConfigError(
+                    f"job {job_id} exists on another pool ({job.pool_id}); choose another job id"
+                ) from None
+            logger.info("adopting existing job %s (%s)", job_id, job.state)
+            return job.state
+        except HttpResponseError as exc:
+            raise batch_error(f"creating job {job_id}", exc) from exc
+
+    def get_job(self, job_id: str) -> JobInfo:
+        try:
+            return _job_info(self._client.get_job(job_id))
+        except ResourceNotFoundError as exc:
+            raise NotFoundError(f"job {job_id} does not exist in {self.endpoint}") from exc
+        except HttpResponseError as exc:
+            raise batch_error(f"reading job {job_id}", exc) from exc
+
+    def list_jobs(self) -> list[JobInfo]:
+        try:
+            return [_job_info(job) for job in self._client.list_jobs()]
+        except HttpResponseError as exc:
+            raise batch_error("listing the jobs", exc) from exc
+
+    def task_ids(self, job_id: str) -> set[str]:
+        try:
+            return {str(task.id) for task in self._client.list_tasks(job_id, select=["id"])}
+        except HttpResponseError as exc:
+            raise batch_error(f"listing the tasks of job {job_id}", exc) from exc
+
+    def add_tasks(self, job_id: str, tasks: list[batch_models.BatchTaskCreateOptions]) -> None:
+        try:
+            self._client.create_tasks(job_id, tasks, max_concurrency=4)
+        except CreateTasksError as exc:
+            rejected = {
+                str(result.task_id): f"{result.error.code}: {result.error.message}"
+                if result.error
+                else text(result.status)
+                for result in exc.failure_tasks
+            }
+            errors = list(exc.errors)
+            deadline = next((error for error in errors if isinstance(error, DeadlineError)), None)
+            if deadline is not None:
+                pending = len(exc.pending_tasks)
+                raise DeadlineError(f"{deadline}, with {pending} of {len(tasks)} tasks not added") from exc
+            if rejected:
+                listing = "; ".join(f"{task_id} ({reason})" for task_id, reason in sorted(rejected.items()))
+                raise SubmitError(
+                    f"the Batch service rejected {len(rejected)} task(s): {listing}", rejected
+                ) from exc
+            first = errors[0] if errors else exc
+            raise BatchServiceError(f"adding tasks to job {job_id} failed: {first}") from exc
+
+    def end_when_done(self, job_id: str) -> None:
+        """Switch the job to terminate once all its tasks are complete."""
+        try:
+            self._client.update_job(
+                job_id, batch_models.BatchJobUpdateOptions(all_tasks_complete_mode="terminatejob")
+            )
+        except HttpResponseError as exc:
+            raise batch_error(f"switching job {job_id} to end when its tasks are done", exc) from exc
+
+    def task_counts(self, job_ids: Sequence[str]) -> TaskCounts:
+        """One request per job, however many tasks it has; a missing job counts nothing."""
+        total = TaskCounts()
+        for job_id in job_ids:
+            try:
+                counts = self._client.get_job_task_counts(job_id).task_counts
+            except ResourceNotFoundError:
+                continue
+            except HttpResponseError as exc:
+                raise batch_error(f"reading the task counts of job {job_id}", exc) from exc
+            total = total + TaskCounts(
+                counts.active, counts.running, counts.completed, counts.succeeded, counts.failed
+            )
+        return total
+
+    def wait(
+        self,
+        job_ids: Sequence[str],
+        *,
+        timeout: float,
+        poll_interval: float = 5.0,
+        progress: Callable[[TaskCounts], None] | None = None,
+    ) -> tuple[TaskCounts, bool]:
+        """Poll task counts until every task is completed or ``timeout`` passes.
+
+        Returns the last counts and whether everything completed; never raises
+        on timeout, so a caller can report what is known.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            counts = self.task_counts(job_ids)
+            if progress is not None:
+                progress(counts)
+            if counts.active == counts.running == 0:
+                return counts, True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return counts, False
+            time.sleep(min(poll_interval, remaining))
+
+    def tasks(self, job_id: str) -> list[batch_models.BatchTask]:
+        """Every task of a job (id, input, state, execution info); none if the job is gone."""
+        try:
+            return list(
+                self._client.list_tasks(job_id, select=["id", "displayName", "state", "executionInfo"])
+            )
+        except ResourceNotFoundError:
+            return []
+        except HttpResponseError as exc:
+            raise batch_error(f"listing the tasks of job {job_id}", exc) from exc
+
+    def stderr_tail(self, job_id: str, task_id: str) -> str | None:
+        try:
+            data = b"".join(self._client.download_task_file(job_id, task_id, "stderr.txt"))
+        except AzureError:
+            return None  # the node may be gone; the failure info still says what happened
+        return data[-STDERR_TAIL_BYTES:].decode("utf-8", errors="replace")
+
+    def cancel(self, job_id: str) -> bool:
+        """Terminate a job; True if it was running, False if already done or gone."""
+        try:
+            job = self._client.get_job(job_id)
+            if job.state in TERMINAL_JOB_STATES:
+                return False
+            # azure-batch 15.1 cannot send this request without a body, and does
+            # not export the body's model from azure.batch.models.
+            options = BatchJobTerminateOptions(termination_reason="UserTerminate")
+            self._client.begin_terminate_job(job_id, options, polling_interval=1).result()
+            return True
+        except ResourceNotFoundError:
+            return False
+        except HttpResponseError as exc:
+            if getattr(exc.error, "code", None) == "JobCompleted":
+                return False
+            raise batch_error(f"terminating job {job_id}", exc) from exc
+
+    def delete(self, job_id: str) -> bool:
+        """Delete a job; deleting one that is already gone is success (returns False)."""
+        try:
+            self._client.begin_delete_job(job_id, polling_interval=1).result()
+            return True
+        except ResourceNotFoundError:
+            return False
+        except HttpResponseError as exc:
+            raise batch_error(f"deleting job {job_id}", exc) from exc
+
+    # -- pools -------------------------------------------------------------
+
+    def create_pool(self, options: batch_models.BatchPoolCreateOptions) -> None:
+        try:
+            self._client.create_pool(options)
+        except HttpResponseError as exc:
+            raise batch_error(f"creating pool {options.id}", exc) from exc
+
+    def wait_for_pool(self, pool_id: str, *, timeout: float, say: Say | None = None) -> None:
+        """Wait until every node is idle; a failed StartTask raises with the tail of its stderr."""
+        deadline = time.monotonic() + timeout
+        last: list[str] = []
+        while time.monotonic() < deadline:
+            try:
+                nodes = list(self._client.list_nodes(pool_id))
+            except HttpResponseError as exc:
+                raise batch_error(f"listing the nodes of pool {pool_id}", exc) from exc
+            states = sorted(text(node.state) for node in nodes)
+            if states != last and say is not None:
+                say(f"pool {pool_id}: nodes {', '.join(states) or 'none yet'}")
+            last = states
+            failed = next((node for node in nodes if text(node.state) == "starttaskfailed"), None)
+            if failed is not None:
+                raise self._start_task_failure(pool_id, failed)
+            if nodes and all(state == "idle" for state in states):
+                return
+            time.sleep(0.2)
+        raise BatchServiceError(f"pool {pool_id} was not ready within {timeout:.0f} s")
+
+    def _start_task_failure(self, pool_id: str, node: batch_models.BatchNode) -> BatchServiceError:
+        try:
+            tail = b"".join(self._client.download_node_file(pool_id, str(node.id), "startup/stderr.txt"))
+        except AzureError:
+            tail = b""
+        info = node.start_task_info
+        return BatchServiceError(
+            f"the StartTask that installs nodetask failed on node {node.id} (exit code "
+            f"{info.exit_code if info else '?'}); its stderr ends with:\n"
+            f"{tail[-1500:].decode(errors='replace')}"
+        )
+
+    def delete_pool(self, pool_id: str) -> bool:
+        """Delete a pool; one that is already gone is success (returns False)."""
+        try:
+            self._client.begin_delete_pool(pool_id, polling_interval=1).result()
+            return True
+        except ResourceNotFoundError:
+            return False
+        except HttpResponseError as exc:
+            raise batch_error(f"deleting pool {pool_id}", exc) from exc
+
+
+def _job_info(job: batch_models.BatchJob) -> JobInfo:
+    job_set = next(
+        (str(item.value) for item in job.metadata or [] if item.name == JOB_SET_METADATA), str(job.id)
+    )
+    return JobInfo(
+        id=str(job.id),
+        state=text(job.state),
+        pool_id=job.pool_info.pool_id if job.pool_info else None,
+        created=job.creation_time,
+        job_set=job_set,
+    )

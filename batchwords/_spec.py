@@ -1,0 +1,44 @@
+"""What a job set runs, checked in one place: its ids, task limits and word count (inputs: ``_tasks``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from ._exceptions import ConfigError
+from ._tasks import NODETASK_COMMAND, TaskLimits
+
+#: A job set's id; room is left for a follow-up job's suffix within Batch's 64 characters.
+JOB_SET_ID = re.compile(r"[A-Za-z0-9_-]{1,60}")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a job set runs: which pool, inputs and outputs, and each task's limits.
+
+    Construction checks every field at once; the ``ConfigError`` it raises
+    names each bad field in ``problems``.
+    """
+
+    job_set: str
+    pool_id: str
+    input_container: str
+    output_container: str
+    numwords: int = 10
+    limits: TaskLimits = field(default_factory=TaskLimits)
+    sas_lifetime: timedelta | None = None
+    nodetask_command: str = NODETASK_COMMAND
+
+    def __post_init__(self) -> None:
+        found: list[tuple[str, str]] = []
+        if not JOB_SET_ID.fullmatch(self.job_set):
+            found.append(("job_set", f"must be 1 to 60 letters, digits, '-' or '_' (got {self.job_set!r})"))
+        for name in ("pool_id", "input_container", "output_container"):
+            if not getattr(self, name):
+                found.append((name, "must not be empty"))
+        if self.numwords < 1:
+            found.append(("numwords", f"must be at least 1 (got {self.numwords})"))
+        found += self.limits.problems()
+        if found:
+            raise ConfigError("; ".join(f"{name} {reason}" for name, reason in found), found)

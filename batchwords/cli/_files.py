@@ -1,0 +1,75 @@
+"""`batchwords files`: the old client's file manager (upload, list, find, download)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._output import emit
+from ._target import add_target_options, clients
+
+
+def add_parser(commands: Any) -> None:
+    files = commands.add_parser("files", help="upload, list, find and download files")
+    actions = files.add_subparsers(dest="action", required=True)
+    upload_parser = actions.add_parser("upload", help="upload a folder (unchanged files are skipped)")
+    upload_parser.add_argument("folder", type=Path)
+    upload_parser.add_argument("--container", default="input")
+    upload_parser.set_defaults(handler=upload)
+    list_parser = actions.add_parser("list", help="list a container")
+    list_parser.add_argument("--container", default="input")
+    list_parser.add_argument("--prefix", default="")
+    list_parser.set_defaults(handler=list_files)
+    find_parser = actions.add_parser("find", help="find blobs by name or prefix")
+    find_parser.add_argument("name")
+    find_parser.add_argument("--container", default="input")
+    find_parser.set_defaults(handler=find)
+    download_parser = actions.add_parser("download", help="download a container or a prefix")
+    download_parser.add_argument("--dest", type=Path, required=True)
+    download_parser.add_argument("--container", default="output")
+    download_parser.add_argument("--prefix", default="")
+    download_parser.set_defaults(handler=download)
+    for sub in (upload_parser, list_parser, find_parser, download_parser):
+        add_target_options(sub)
+
+
+def upload(args: argparse.Namespace) -> int:
+    storage = clients(args, need_batch=False).storage
+    storage.ensure_container(args.container)
+    results = storage.upload_folder(
+        args.folder,
+        args.container,
+        progress=lambda i, n, name: print(f"batchwords: {i}/{n} {name}", file=sys.stderr, flush=True),
+    )
+    uploaded = [blob.name for blob, changed in results if changed]
+    emit(
+        args,
+        {"uploaded": uploaded, "unchanged": [blob.name for blob, changed in results if not changed]},
+        [f"uploaded {len(uploaded)}, unchanged {len(results) - len(uploaded)} (of {len(results)} files)"],
+    )
+    return 0
+
+
+def _show(args: argparse.Namespace, blobs: list[Any]) -> None:
+    document = [{"name": b.name, "size": b.size, "md5": b.md5, "url": b.url} for b in blobs]
+    table = [f"{'name':<48} {'bytes':>10}"] + [f"{b.name:<48} {b.size:>10,}" for b in blobs]
+    emit(args, document, table if blobs else ["no files"])
+
+
+def list_files(args: argparse.Namespace) -> int:
+    _show(args, clients(args, need_batch=False).storage.list_blobs(args.container, args.prefix))
+    return 0
+
+
+def find(args: argparse.Namespace) -> int:
+    found = clients(args, need_batch=False).storage.find(args.container, args.name)
+    _show(args, found)
+    return 0 if found else 1
+
+
+def download(args: argparse.Namespace) -> int:
+    written = clients(args, need_batch=False).storage.download(args.container, args.dest, prefix=args.prefix)
+    emit(args, [str(p) for p in written], [f"downloaded {len(written)} files to {args.dest}"])
+    return 0

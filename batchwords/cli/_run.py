@@ -1,0 +1,108 @@
+"""`batchwords run`: the whole pipeline offline, as the 2016 tutorial ran it on Azure."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .._credentials import resolve_credentials
+from .._exceptions import ConfigError
+from ._output import Progress, render
+from ._settings import config_dir, load_settings
+from ._target import offline
+
+EXIT_TASKS_FAILED = 1
+
+
+def project_root() -> Path:
+    """The folder holding nodetask/ and build/ (the current one, or above it)."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nodetask" / "pyproject.toml").exists():
+            return folder
+    return here
+
+
+def add_parser(commands: Any) -> None:
+    run = commands.add_parser(
+        "run", help="run the whole pipeline offline (Azurite + localbatch), as the 2016 tutorial did on Azure"
+    )
+    run.add_argument(
+        "data_dir", nargs="?", default="data", type=Path, help="folder of input texts (default data)"
+    )
+    run.add_argument(
+        "--numwords", type=int, help="top words per file and merged (default 10, or your config)"
+    )
+    run.add_argument(
+        "--output-dir", type=Path, default=Path("build/run"), help="where outputs are downloaded"
+    )
+    run.add_argument("--nodes", type=int, default=2, help="local nodes in the pool (default 2)")
+    run.add_argument("--slots", type=int, default=2, help="task slots per node (default 2)")
+    run.add_argument("--json", action="store_true", help="print the results as JSON")
+    run.add_argument("--batch-endpoint", help="use this Batch service instead of starting localbatch")
+    run.add_argument("--storage-endpoint", help="use this blob endpoint instead of starting Azurite")
+    run.add_argument(
+        "--keep", action="store_true", help="keep the services, containers, job and pool for --local commands"
+    )
+    run.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if args.numwords is None:
+        args.numwords = int(load_settings().get("numwords", 10))
+    if args.numwords < 1:
+        raise ConfigError(f"--numwords must be at least 1 (got {args.numwords})")
+    pipeline = offline()
+    given = None
+    if args.batch_endpoint or args.storage_endpoint:
+        if not (args.batch_endpoint and args.storage_endpoint):
+            raise ConfigError("give both --batch-endpoint and --storage-endpoint, or neither")
+        if args.keep:
+            raise ConfigError("--keep keeps services that run started; with given endpoints there are none")
+        given = pipeline.Services(
+            args.batch_endpoint, args.storage_endpoint, resolve_credentials(state_dir=config_dir())
+        )
+    progress = Progress()
+    outcome = pipeline.run_offline(
+        args.data_dir,
+        numwords=args.numwords,
+        output_dir=args.output_dir,
+        project=project_root(),
+        nodes=args.nodes,
+        slots=args.slots,
+        keep=args.keep,
+        given=given,
+        say=progress.say,
+        progress=progress.tasks,
+    )
+    progress.say(f"downloaded {len(outcome.files)} output files to {args.output_dir}")
+    outputs = outcome.outputs
+    if args.json:
+        document = {
+            "files": [
+                {
+                    "input": name,
+                    "task_id": task.task_id,
+                    "exit_code": task.exit_code,
+                    "failure": task.failure,
+                    "top": (task.result or {}).get("top"),
+                }
+                for name, task in outputs.tasks.items()
+            ],
+            "top_words": outputs.top_words,
+            "total_words": outputs.total_words,
+            "timings": outcome.timings,
+        }
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        print(render(outputs, args.numwords, outcome.timings, pipeline.STAGES))
+    for task in outputs.failed:
+        print(
+            f"batchwords: task {task.task_id} ({task.input_name}) failed with exit code {task.exit_code}: "
+            f"{task.failure}\n{task.stderr_tail or ''}".rstrip(),
+            file=sys.stderr,
+        )
+    return EXIT_TASKS_FAILED if outputs.failed else 0

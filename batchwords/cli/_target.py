@@ -1,0 +1,65 @@
+"""Where a command points and the clients for it: --local, flags, environment, a stack, the config file."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+from .._batch import Batch
+from .._credentials import resolve_credentials
+from .._exceptions import ConfigError
+from .._storage import Storage
+from ._settings import config_dir, resolve_target
+
+
+def offline() -> ModuleType:
+    """``batchwords.offline``, or a clear error when the offline extra (localbatch) is not installed."""
+    try:
+        return importlib.import_module("batchwords.offline")
+    except ModuleNotFoundError as exc:
+        if exc.name != "localbatch":
+            raise
+        raise ConfigError(
+            "the offline run needs localbatch, which is not installed: install batchwords[offline] "
+            "(pip install ./localbatch), or run `make setup` in the project"
+        ) from exc
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-endpoint", help="Batch account endpoint (or BATCHWORDS_BATCH_ENDPOINT)")
+    parser.add_argument("--storage-endpoint", help="blob endpoint (or BATCHWORDS_STORAGE_ENDPOINT)")
+    parser.add_argument("--stack", help="read the endpoints from this Pulumi stack's outputs")
+    parser.add_argument("--local", action="store_true", help="the services a `batchwords run --keep` left up")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+@dataclass(frozen=True)
+class Clients:
+    storage: Storage
+    batch: Batch | None
+
+    def need_batch(self) -> Batch:
+        assert self.batch is not None  # built with need_batch=True
+        return self.batch
+
+
+def clients(args: argparse.Namespace, *, need_batch: bool = True) -> Clients:
+    """Clients for the target the options name; credentials are values, never the environment's."""
+    if args.local:
+        services = offline().kept_services()
+        batch_endpoint, storage_endpoint = services.batch_endpoint, services.storage_endpoint
+        credentials = services.credentials
+    else:
+        target = resolve_target(
+            batch_endpoint=args.batch_endpoint,
+            storage_endpoint=args.storage_endpoint,
+            stack=args.stack,
+            need_batch=need_batch,
+        )
+        batch_endpoint, storage_endpoint = target.batch_endpoint, target.storage_endpoint
+        credentials = resolve_credentials(state_dir=config_dir())
+    storage = Storage(storage_endpoint, credentials.storage)
+    batch = Batch(batch_endpoint, credentials.batch) if need_batch else None
+    return Clients(storage, batch)

@@ -1,0 +1,166 @@
+"""The offline run: the 2016 tutorial's nine steps against Azurite and localbatch.
+
+1 start the services, 2 create the containers, 3 upload the nodetask wheels
+and 4 the inputs, 5 create a pool whose StartTask installs nodetask, 6 submit
+the job set (the same ``JobSet`` the BatchJob provider's create verb uses),
+7 monitor it, 8 download the outputs, 9 delete the containers, the job and the
+pool, and stop the services.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from .._batch import Batch, TaskCounts
+from .._env import NODE_PYTHON
+from .._exceptions import BatchServiceError, ConfigError
+from .._jobset import JobSet, JobSetOutputs
+from .._pool import nodetask_start_task, pool_options
+from .._spec import JobSpec
+from .._storage import Storage
+from ._kept import start_kept, state_dir, stop_kept
+from ._services import Services, emulators
+from ._wheelhouse import build_wheelhouse
+
+POOL_ID = "batchwords-local"
+JOB_ID = "batchwords-local"
+CONTAINERS = {"application": "application", "input": "input", "output": "output"}
+STAGES = ("start services", "upload", "pool ready", "tasks", "download")
+POOL_READY_TIMEOUT = 300.0
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    #: The job set's outputs, as the BatchJob resource reports them.
+    outputs: JobSetOutputs
+    #: The downloaded output files.
+    files: list[Path]
+    timings: dict[str, float]
+
+
+@contextmanager
+def services(work_dir: Path, *, keep: bool, given: Services | None = None) -> Iterator[Services]:
+    """``given`` services, in-process emulators stopped on exit, or (``keep``) detached ones
+    recorded for `--local`, stopped only if the run fails."""
+    if given is not None:
+        yield given
+        return
+    if not keep:
+        with emulators(work_dir) as started:
+            yield started
+        return
+    kept = start_kept(work_dir)
+    try:
+        yield kept
+    except BaseException:
+        stop_kept()
+        raise
+
+
+def input_files(data_dir: Path) -> list[Path]:
+    """The files of the input folder (hidden ones excepted); an error when there are none."""
+    if not data_dir.is_dir():
+        raise ConfigError(f"input folder {data_dir} does not exist; give a folder of text files")
+    inputs = sorted(p for p in data_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not inputs:
+        raise ConfigError(f"input folder {data_dir} has no files")
+    return inputs
+
+
+def run_offline(
+    data_dir: Path,
+    *,
+    numwords: int,
+    output_dir: Path,
+    project: Path,
+    nodes: int = 2,
+    slots: int = 2,
+    wait_timeout: float = 900,
+    keep: bool = False,
+    given: Services | None = None,
+    say: Say = print,
+    progress: Callable[[TaskCounts], None] | None = None,
+) -> RunResult:
+    """The whole pipeline offline; the services are stopped even when it fails."""
+    input_files(data_dir)
+    spec = JobSpec(
+        job_set=JOB_ID,
+        pool_id=POOL_ID,
+        input_container=CONTAINERS["input"],
+        output_container=CONTAINERS["output"],
+        numwords=numwords,
+    )
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    wheels = build_wheelhouse(project, project / "build" / "wheelhouse", say)
+    if keep:
+        work = state_dir() / "services"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="batchwords-run-"))
+    try:
+        with services(work, keep=keep, given=given) as where:
+            timings["start services"] = time.perf_counter() - started
+            say(f"services: Batch {where.batch_endpoint}, Storage {where.storage_endpoint}")
+            storage = Storage(where.storage_endpoint, where.credentials.storage)
+            batch = Batch(where.batch_endpoint, where.credentials.batch)
+            mark = time.perf_counter()
+            for container in CONTAINERS.values():
+                storage.ensure_container(container)
+            app = storage.upload_folder(wheels[0].parent, CONTAINERS["application"])
+            uploaded = storage.upload_folder(
+                data_dir, CONTAINERS["input"], progress=lambda i, n, name: say(f"upload {i}/{n}: {name}")
+            )
+            timings["upload"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            wheel_urls = [
+                (blob.name, storage.input_sas_url(CONTAINERS["application"], blob.name, timedelta(hours=2)))
+                for blob, _ in app
+                if blob.name.endswith(".whl")
+            ]
+            start_task = nodetask_start_task(
+                wheel_urls,
+                use_index=False,
+                elevated=False,
+                python=os.environ.get(NODE_PYTHON) or sys.executable,
+            )
+            batch.create_pool(
+                pool_options(POOL_ID, nodes=nodes, slots=slots, start_task=start_task.to_batch_model())
+            )
+            batch.wait_for_pool(POOL_ID, timeout=POOL_READY_TIMEOUT, say=say)
+            timings["pool ready"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            inputs = {blob.name: blob.md5 for blob, _ in uploaded}
+            job_set = JobSet(batch, storage, spec)
+            job_set.submit(inputs)
+            counts, done = job_set.wait(timeout=wait_timeout, poll_interval=0.5, progress=progress)
+            timings["tasks"] = time.perf_counter() - mark
+            if not done:
+                raise BatchServiceError(f"the job did not finish within {wait_timeout:.0f} s ({counts})")
+            mark = time.perf_counter()
+            outputs = job_set.outputs(inputs)
+            files = storage.download(CONTAINERS["output"], output_dir, prefix=f"{JOB_ID}/")
+            timings["download"] = time.perf_counter() - mark
+            if keep:
+                say(f"kept the containers, job {JOB_ID} and pool {POOL_ID}; the services stay up for --local")
+            else:
+                job_set.delete(outputs=False)  # the containers go next
+                batch.delete_pool(POOL_ID)
+                for container in CONTAINERS.values():
+                    storage.delete_container(container)
+            return RunResult(outputs, files, timings)
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,44 @@
+"""The services an offline run talks to: emulators it starts, kept ones, or given endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from localbatch import AutoStorage, LocalBatch
+
+from .._credentials import Credentials
+from ._azurite import start_azurite
+
+
+@dataclass(frozen=True)
+class Services:
+    """Where Batch and Storage are, and the credentials for both (values, never the environment)."""
+
+    batch_endpoint: str
+    storage_endpoint: str
+    credentials: Credentials
+
+
+@contextmanager
+def emulators(work_dir: Path) -> Iterator[Services]:
+    """Azurite and localbatch on free loopback ports; stopped on exit, whatever happens."""
+    azurite = start_azurite(work_dir / "azurite")
+    try:
+        storage = AutoStorage(azurite.account_url, azurite.account, azurite.key)
+        with LocalBatch(work_dir / "localbatch", auto_storage=storage, scheduler_interval=0.1) as batch:
+            yield Services(
+                batch.endpoint,
+                azurite.account_url,
+                Credentials.from_keys(
+                    batch_account=batch.account,
+                    batch_key=batch.key,
+                    storage_account=azurite.account,
+                    storage_key=azurite.key,
+                    source="the emulators this run started",
+                ),
+            )
+    finally:
+        azurite.stop()

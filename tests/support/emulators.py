@@ -1,0 +1,134 @@
+"""Azurite + localbatch + batchwords fixtures (a pytest plugin): the emulators, a pool with nodetask."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from batchwords import (
+    Batch,
+    Credentials,
+    JobSet,
+    JobSpec,
+    Storage,
+    TaskLimits,
+    nodetask_start_task,
+    pool_options,
+)
+from batchwords.offline import Azurite, start_azurite
+from localbatch import LocalBatch
+from tests.support.words import DATA, ROOT
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """One Azurite blob service for the whole test session, stopped at its end."""
+    server = start_azurite(tmp_path_factory.mktemp("azurite"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def blob_service(azurite: Azurite) -> BlobServiceClient:
+    """A Shared Key client for the emulator's account (the test's admin view)."""
+    return BlobServiceClient(
+        azurite.account_url, credential={"account_name": azurite.account, "account_key": azurite.key}
+    )
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The nodetask wheel and its dependencies, as a pool's StartTask installs them offline."""
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(folder),
+            str(ROOT / "nodetask"),
+        ],
+        check=True,
+    )
+    return folder
+
+
+@dataclass
+class Emulators:
+    localbatch: LocalBatch
+    storage: Storage
+    batch: Batch
+    credentials: Credentials
+    suffix: str
+
+    def spec(self, **overrides: object) -> JobSpec:
+        values: dict[str, object] = {
+            "job_set": f"words-{self.suffix}",
+            "pool_id": "pool",
+            "input_container": f"input-{self.suffix}",
+            "output_container": f"output-{self.suffix}",
+            "numwords": 10,
+            "limits": TaskLimits(max_retries=1),
+        }
+        values.update(overrides)
+        return JobSpec(**values)  # type: ignore[arg-type]
+
+    def job_set(self, spec: JobSpec, **options: float) -> JobSet:
+        return JobSet(self.batch, self.storage, spec, **options)  # type: ignore[arg-type]
+
+    def inputs(self, spec: JobSpec) -> dict[str, str]:
+        """Every blob of the spec's input container, name -> MD5."""
+        return {blob.name: blob.md5 for blob in self.storage.list_blobs(spec.input_container)}
+
+
+@pytest.fixture
+def emulators(azurite: Azurite, tmp_path: Path) -> Iterator[Emulators]:
+    with LocalBatch(tmp_path / "localbatch", scheduler_interval=0.05) as localbatch:
+        credentials = Credentials.from_keys(
+            batch_account=localbatch.account,
+            batch_key=localbatch.key,
+            storage_account=azurite.account,
+            storage_key=azurite.key,
+            source="test emulators",
+        )
+        storage = Storage(azurite.account_url, credentials.storage)
+        batch = Batch(localbatch.endpoint, credentials.batch, retry_backoff=0.01)
+        yield Emulators(localbatch, storage, batch, credentials, uuid.uuid4().hex[:8])
+
+
+@pytest.fixture
+def pool(emulators: Emulators, wheelhouse: Path) -> str:
+    """A localbatch pool whose StartTask installs the real nodetask wheel."""
+    app = f"app-{emulators.suffix}"
+    emulators.storage.ensure_container(app)
+    uploaded = emulators.storage.upload_folder(wheelhouse, app)
+    wheels = [
+        (blob.name, emulators.storage.input_sas_url(app, blob.name, timedelta(hours=1)))
+        for blob, _ in uploaded
+    ]
+    start_task = nodetask_start_task(wheels, use_index=False, elevated=False, python=sys.executable)
+    emulators.batch.create_pool(
+        pool_options("pool", nodes=1, slots=2, start_task=start_task.to_batch_model())
+    )
+    emulators.batch.wait_for_pool("pool", timeout=120)
+    return "pool"
+
+
+def upload_samples(emulators: Emulators, spec: JobSpec, folder: Path = DATA) -> dict[str, str]:
+    """The sample texts in the spec's input container; returns them as name -> MD5."""
+    emulators.storage.ensure_container(spec.input_container)
+    return {blob.name: blob.md5 for blob, _ in emulators.storage.upload_folder(folder, spec.input_container)}

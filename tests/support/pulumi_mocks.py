@@ -1,0 +1,68 @@
+"""The one set of Pulumi mocks: answers as Azure and the BatchJob provider would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
+DEPLOYER = "00000000-0000-0000-0000-0000000000d0"
+
+
+class Mocks(pulumi.runtime.Mocks):
+    """Answers like Azure would: ids, names, endpoints and principals."""
+
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        inputs = dict(args.inputs)
+        name = next(
+            (
+                inputs[key]
+                for key in ("poolName", "containerName", "blobName", "accountName", "resourceGroupName")
+                if key in inputs and args.typ.split(":")[-1].lower() in ("pool", "blobcontainer", "blob")
+            ),
+            f"{args.name}x",
+        )
+        outputs = {**inputs, "name": name, "id": f"/subscriptions/{SUBSCRIPTION}/mock/{args.typ}/{args.name}"}
+        identity = inputs.get("identity")
+        if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+            # Azure takes a list of identity ids and answers a map of them.
+            assigned = {
+                ident: {"principalId": "p", "clientId": "c"} for ident in identity["userAssignedIdentities"]
+            }
+            outputs["identity"] = {**identity, "userAssignedIdentities": assigned}
+        if args.typ == "azure-native:storage:StorageAccount":
+            outputs["primaryEndpoints"] = {"blob": f"https://{name}.blob.core.windows.net/"}
+        if args.typ == "azure-native:batch:BatchAccount":
+            outputs["accountEndpoint"] = f"{name}.westeurope.batch.azure.com"
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            outputs.update(principalId="00000000-0000-0000-0000-0000000000a1", clientId="client")
+        if args.typ == "pulumi-python:dynamic:Resource":
+            outputs.update(state="succeeded", job_ids=[inputs["job_id"]], top_words=[["the", 9]], tasks={})
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        if args.token == "azure-native:authorization:getClientConfig":
+            return {
+                "subscriptionId": SUBSCRIPTION,
+                "objectId": DEPLOYER,
+                "tenantId": "t",
+                "clientId": "c",
+            }, []
+        if args.token == "azure-native:resources:getResourceGroup":
+            return {"name": args.args["resourceGroupName"], "location": "westeurope"}, []
+        return {}, []
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ == typ]
+
+
+def install(project: str = "batchwords", stack: str = "unit") -> Mocks:
+    """Fresh mocks for one program run."""
+    mocks = Mocks()
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
+    return mocks

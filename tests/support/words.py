@@ -1,0 +1,30 @@
+"""The sample texts and the 2016 tutorial's word rule, written the tutorial's way, as the reference."""
+
+from __future__ import annotations
+
+import string
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data"
+
+
+def tutorial_counts(text: str, *, ignore_case: bool = False) -> Counter[str]:
+    """Read everything, split, strip punctuation, count; drop empty tokens."""
+    words = [word.strip(string.punctuation) for word in text.split()]
+    if ignore_case:
+        words = [word.lower() for word in words]
+    return Counter(word for word in words if word)
+
+
+def all_words(folder: Path) -> Counter[str]:
+    """The tutorial's counts of every text in ``folder``, summed."""
+    counts: Counter[str] = Counter()
+    for path in sorted(folder.glob("*.txt")):
+        counts.update(tutorial_counts(path.read_text(encoding="utf-8-sig")))
+    return counts
+
+
+def ranked(counts: Counter[str], n: int) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
