@@ -20,6 +20,7 @@ from azure.core.credentials import AzureNamedKeyCredential, TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.core.polling import LROPoller
 from azure.core.rest import HttpRequest, HttpResponse
 
 from ._exceptions import BatchServiceError, ConfigError, DeadlineError, NotFoundError, SubmitError
@@ -297,13 +298,7 @@ class Batch:
 
     def delete(self, job_id: str) -> bool:
         """Delete a job; deleting one that is already gone is success (returns False)."""
-        try:
-            self._client.begin_delete_job(job_id, polling_interval=1).result()
-            return True
-        except ResourceNotFoundError:
-            return False
-        except HttpResponseError as exc:
-            raise batch_error(f"deleting job {job_id}", exc) from exc
+        return _deleted(f"job {job_id}", lambda: self._client.begin_delete_job(job_id, polling_interval=1))
 
     # -- pools -------------------------------------------------------------
 
@@ -348,13 +343,20 @@ class Batch:
 
     def delete_pool(self, pool_id: str) -> bool:
         """Delete a pool; one that is already gone is success (returns False)."""
-        try:
-            self._client.begin_delete_pool(pool_id, polling_interval=1).result()
-            return True
-        except ResourceNotFoundError:
-            return False
-        except HttpResponseError as exc:
-            raise batch_error(f"deleting pool {pool_id}", exc) from exc
+        return _deleted(
+            f"pool {pool_id}", lambda: self._client.begin_delete_pool(pool_id, polling_interval=1)
+        )
+
+
+def _deleted(what: str, begin: Callable[[], LROPoller[None]]) -> bool:
+    """Run a delete to its end; True if it deleted something, False if it was already gone."""
+    try:
+        begin().result()
+        return True
+    except ResourceNotFoundError:
+        return False
+    except HttpResponseError as exc:
+        raise batch_error(f"deleting {what}", exc) from exc
 
 
 def _job_info(job: batch_models.BatchJob) -> JobInfo:

@@ -22,8 +22,8 @@ from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
-from batchwords import Batch, Credentials, JobSet, JobSpec, Storage, TaskLimits, pool_options
-from batchwords.offline import start_azurite
+from batchwords import Batch, JobSet, JobSpec, Storage, TaskLimits, pool_options
+from batchwords.offline import emulator_credentials, start_azurite
 from localbatch import LocalBatch
 
 
@@ -47,13 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         azurite = start_azurite(root)
         try:
             with LocalBatch(root / "localbatch", scheduler_interval=0.2) as localbatch:
-                credentials = Credentials.from_keys(
-                    batch_account=localbatch.account,
-                    batch_key=localbatch.key,
-                    storage_account=azurite.account,
-                    storage_key=azurite.key,
-                    source="bench emulators",
-                )
+                credentials = emulator_credentials(localbatch, azurite, "bench emulators")
                 storage = Storage(azurite.account_url, credentials.storage)
                 counter = Counter()
                 batch = Batch(localbatch.endpoint, credentials.batch, policies=[counter])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._batch import TaskCounts
+from .._batch import Batch, TaskCounts
 from ._output import counts_line, emit
 from ._target import add_target_options, clients
 
@@ -87,21 +88,19 @@ def outputs(args: argparse.Namespace) -> int:
     return 0 if written else 1
 
 
-def cancel(args: argparse.Namespace) -> int:
-    changed = clients(args).need_batch().cancel(args.job)
-    emit(
-        args,
-        {"id": args.job, "terminated": changed},
-        [f"job {args.job} {'terminated' if changed else 'was already finished'}"],
-    )
+def _change(
+    args: argparse.Namespace, key: str, done: str, already: str, change: Callable[[Batch], bool]
+) -> int:
+    changed = change(clients(args).need_batch())
+    emit(args, {"id": args.job, key: changed}, [f"job {args.job} {done if changed else already}"])
     return 0
+
+
+def cancel(args: argparse.Namespace) -> int:
+    return _change(
+        args, "terminated", "terminated", "was already finished", lambda batch: batch.cancel(args.job)
+    )
 
 
 def delete(args: argparse.Namespace) -> int:
-    deleted = clients(args).need_batch().delete(args.job)
-    emit(
-        args,
-        {"id": args.job, "deleted": deleted},
-        [f"job {args.job} {'deleted' if deleted else 'was already gone'}"],
-    )
-    return 0
+    return _change(args, "deleted", "deleted", "was already gone", lambda batch: batch.delete(args.job))

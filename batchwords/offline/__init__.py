@@ -8,7 +8,7 @@ from __future__ import annotations
 from ._azurite import Azurite, find_azurite, start_azurite
 from ._kept import kept_services, read_state, start_kept, state_path, stop_kept
 from ._pipeline import CONTAINERS, JOB_ID, POOL_ID, STAGES, RunResult, input_files, run_offline, services
-from ._services import Services, emulators
+from ._services import Services, emulator_credentials, emulators
 from ._wheelhouse import build_wheelhouse
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "RunResult",
     "Services",
     "build_wheelhouse",
+    "emulator_credentials",
     "emulators",
     "find_azurite",
     "input_files",

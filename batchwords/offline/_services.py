@@ -10,7 +10,7 @@ from pathlib import Path
 from localbatch import AutoStorage, LocalBatch
 
 from .._credentials import Credentials
-from ._azurite import start_azurite
+from ._azurite import Azurite, start_azurite
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,17 @@ class Services:
     credentials: Credentials
 
 
+def emulator_credentials(batch: LocalBatch, azurite: Azurite, source: str) -> Credentials:
+    """Shared Key credentials for a running localbatch and Azurite."""
+    return Credentials.from_keys(
+        batch_account=batch.account,
+        batch_key=batch.key,
+        storage_account=azurite.account,
+        storage_key=azurite.key,
+        source=source,
+    )
+
+
 @contextmanager
 def emulators(work_dir: Path) -> Iterator[Services]:
     """Azurite and localbatch on free loopback ports; stopped on exit, whatever happens."""
@@ -29,16 +40,7 @@ def emulators(work_dir: Path) -> Iterator[Services]:
     try:
         storage = AutoStorage(azurite.account_url, azurite.account, azurite.key)
         with LocalBatch(work_dir / "localbatch", auto_storage=storage, scheduler_interval=0.1) as batch:
-            yield Services(
-                batch.endpoint,
-                azurite.account_url,
-                Credentials.from_keys(
-                    batch_account=batch.account,
-                    batch_key=batch.key,
-                    storage_account=azurite.account,
-                    storage_key=azurite.key,
-                    source="the emulators this run started",
-                ),
-            )
+            credentials = emulator_credentials(batch, azurite, "the emulators this run started")
+            yield Services(batch.endpoint, azurite.account_url, credentials)
     finally:
         azurite.stop()

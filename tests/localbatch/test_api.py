@@ -12,7 +12,7 @@ from azure.batch.models._models import BatchJobTerminateOptions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
 from localbatch import LocalBatch, new_key
-from tests.localbatch.conftest import (
+from tests.support.batch import (
     make_job,
     make_pool,
     py,

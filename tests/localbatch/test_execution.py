@@ -18,7 +18,7 @@ from azure.storage.blob import (
 )
 
 from localbatch import AutoStorage, LocalBatch
-from tests.localbatch.conftest import make_job, make_pool, py, wait_for, wait_idle, wait_task_done
+from tests.support.batch import make_job, make_pool, py, wait_for, wait_idle, wait_task_done
 
 
 def container_sas_url(azurite, container: str, permission: ContainerSasPermissions) -> str:

@@ -18,7 +18,7 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
 from localbatch import LocalBatch, new_key
-from tests.localbatch.conftest import (
+from tests.support.batch import (
     make_job,
     make_pool,
     py,

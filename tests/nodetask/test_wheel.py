@@ -6,29 +6,10 @@ import os
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_wheel_builds_and_runs_from_itself(tmp_path):
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--wheel-dir",
-            str(tmp_path / "wheels"),
-            str(ROOT / "nodetask"),
-        ],
-        check=True,
-        cwd=tmp_path,
-    )
-    (wheel,) = (tmp_path / "wheels").glob("nodetask-*-py3-none-any.whl")
+def test_wheel_builds_and_runs_from_itself(wheelhouse, tmp_path):
+    (wheel,) = wheelhouse.glob("nodetask-*-py3-none-any.whl")  # built by the session fixture
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         metadata = next(name for name in names if name.endswith(".dist-info/METADATA"))

@@ -23,7 +23,7 @@ from batchwords import (
     nodetask_start_task,
     pool_options,
 )
-from batchwords.offline import Azurite, start_azurite
+from batchwords.offline import Azurite, emulator_credentials, start_azurite
 from localbatch import LocalBatch
 from tests.support.words import DATA, ROOT
 
@@ -98,13 +98,7 @@ class Emulators:
 @pytest.fixture
 def emulators(azurite: Azurite, tmp_path: Path) -> Iterator[Emulators]:
     with LocalBatch(tmp_path / "localbatch", scheduler_interval=0.05) as localbatch:
-        credentials = Credentials.from_keys(
-            batch_account=localbatch.account,
-            batch_key=localbatch.key,
-            storage_account=azurite.account,
-            storage_key=azurite.key,
-            source="test emulators",
-        )
+        credentials = emulator_credentials(localbatch, azurite, "test emulators")
         storage = Storage(azurite.account_url, credentials.storage)
         batch = Batch(localbatch.endpoint, credentials.batch, retry_backoff=0.01)
         yield Emulators(localbatch, storage, batch, credentials, uuid.uuid4().hex[:8])

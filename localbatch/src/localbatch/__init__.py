@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ._app import SUPPORTED_API_VERSIONS
 from ._errors import BatchError
+from ._protocol import SUPPORTED_API_VERSIONS
 from ._runner import AutoStorage
 from ._server import LocalBatch, new_key
 from ._service import BatchService

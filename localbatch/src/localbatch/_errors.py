@@ -30,6 +30,15 @@ class BatchError(Exception):
         return document
 
 
+def too_large(limit: int) -> BatchError:
+    return BatchError(
+        413,
+        "RequestBodyTooLarge",
+        "The request body is too large and exceeds the maximum permissible limit.",
+        {"MaxLimit": str(limit)},
+    )
+
+
 def not_found(kind: str, code: str) -> BatchError:
     return BatchError(404, code, f"The specified {kind} does not exist.")
 

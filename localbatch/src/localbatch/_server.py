@@ -101,7 +101,7 @@ class LocalBatch:
         self._thread.start()
         ready.wait(timeout=30)
         if failure or not ready.is_set():
-            self.service.store.close()
+            self.service.stop()
             raise RuntimeError(f"localbatch did not start: {failure[0] if failure else 'timeout'}")
         self.service.start(self.endpoint)
         logger.info("localbatch serving account %s at %s", self.account, self.endpoint)

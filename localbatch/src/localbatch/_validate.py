@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
-from ._errors import BatchError, invalid_property, missing_property
+from ._errors import BatchError, invalid_property, missing_property, too_large
 from ._timeutil import parse_duration
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 UPLOAD_CONDITIONS = {"tasksuccess", "taskfailure", "taskcompletion"}
+MAX_TASKS_PER_COLLECTION = 100
 
 
 def require(body: dict[str, Any], name: str, prefix: str = "") -> Any:
@@ -42,15 +44,21 @@ def check_int(body: dict[str, Any], name: str, *, minimum: int, maximum: int | N
         raise invalid_property(name, value, f"The value must be at most {maximum}.")
 
 
-def check_resource_files(files: object, prefix: str) -> None:
+def _items(files: object, prefix: str, what: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each ``(where, item)`` of an optional list of objects, for error messages that name the item."""
     if files is None:
         return
     if not isinstance(files, list):
-        raise invalid_property(prefix, files, "The value must be a list of resource files.")
+        raise invalid_property(prefix, files, f"The value must be a list of {what}s.")
     for index, item in enumerate(files):
         where = f"{prefix}[{index}]"
         if not isinstance(item, dict):
-            raise invalid_property(where, item, "Each resource file must be an object.")
+            raise invalid_property(where, item, f"Each {what} must be an object.")
+        yield where, item
+
+
+def check_resource_files(files: object, prefix: str) -> None:
+    for where, item in _items(files, prefix, "resource file"):
         sources = [
             key for key in ("httpUrl", "storageContainerUrl", "autoStorageContainerName") if item.get(key)
         ]
@@ -68,14 +76,7 @@ def check_resource_files(files: object, prefix: str) -> None:
 
 
 def check_output_files(files: object, prefix: str) -> None:
-    if files is None:
-        return
-    if not isinstance(files, list):
-        raise invalid_property(prefix, files, "The value must be a list of output files.")
-    for index, item in enumerate(files):
-        where = f"{prefix}[{index}]"
-        if not isinstance(item, dict):
-            raise invalid_property(where, item, "Each output file must be an object.")
+    for where, item in _items(files, prefix, "output file"):
         require(item, "filePattern", where + ".")
         container = (item.get("destination") or {}).get("container")
         if not isinstance(container, dict):
@@ -116,3 +117,67 @@ def check_task(body: object) -> dict[str, Any]:
     if not isinstance(settings, list) or any(not isinstance(s, dict) or not s.get("name") for s in settings):
         raise invalid_property("environmentSettings", settings, "Each setting needs a name.")
     return body
+
+
+def check_task_collection(bodies: list[Any]) -> None:
+    """The collection as a whole; each task is checked on its own, with a result per task."""
+    if len(bodies) > MAX_TASKS_PER_COLLECTION:
+        raise too_large(MAX_TASKS_PER_COLLECTION)
+
+
+def check_pool(body: dict[str, Any]) -> str:
+    """A pool to create; returns its id."""
+    pool_id = check_id(body.get("id"))
+    require(body, "vmSize")
+    vm = body.get("virtualMachineConfiguration")
+    if not isinstance(vm, dict):
+        raise missing_property("virtualMachineConfiguration")
+    require(vm, "nodeAgentSKUId", "virtualMachineConfiguration.")
+    if not isinstance(vm.get("imageReference"), dict):
+        raise missing_property("virtualMachineConfiguration.imageReference")
+    if body.get("enableAutoScale"):
+        raise invalid_property(
+            "enableAutoScale",
+            True,
+            "localbatch does not evaluate autoscale formulas; give targetDedicatedNodes and "
+            "targetLowPriorityNodes instead.",
+        )
+    check_pool_resize(body)
+    check_int(body, "taskSlotsPerNode", minimum=1, maximum=256)
+    start_task = body.get("startTask")
+    if start_task is not None:
+        require(start_task, "commandLine", "startTask.")
+        check_resource_files(start_task.get("resourceFiles"), "startTask.resourceFiles")
+        check_int(start_task, "maxTaskRetryCount", minimum=-1)
+    return pool_id
+
+
+def check_pool_resize(body: dict[str, Any]) -> None:
+    check_int(body, "targetDedicatedNodes", minimum=0)
+    check_int(body, "targetLowPriorityNodes", minimum=0)
+
+
+def check_job(body: dict[str, Any]) -> str:
+    """A job to create; returns its id."""
+    job_id = check_id(body.get("id"))
+    pool_info = body.get("poolInfo")
+    if not isinstance(pool_info, dict):
+        raise missing_property("poolInfo")
+    if pool_info.get("autoPoolSpecification"):
+        raise invalid_property(
+            "poolInfo.autoPoolSpecification", "...", "localbatch needs an existing poolId."
+        )
+    require(pool_info, "poolId", "poolInfo.")
+    check_constraints(body.get("constraints"), "constraints")
+    check_on_all_tasks_complete(body.get("onAllTasksComplete"))
+    return job_id
+
+
+def check_job_update(body: dict[str, Any]) -> None:
+    check_on_all_tasks_complete(body.get("onAllTasksComplete"))
+    check_constraints(body.get("constraints"), "constraints")
+
+
+def check_on_all_tasks_complete(value: object) -> None:
+    if value is not None and str(value).lower() not in ("noaction", "terminatejob"):
+        raise invalid_property("onAllTasksComplete", value, "The value must be noAction or terminateJob.")

@@ -1,0 +1,99 @@
+"""What every HTTP handler shares: the service, request bodies and Batch-style responses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import _odata
+from ._errors import BatchError, too_large
+from ._service import BatchService
+from ._store import Document
+from ._timeutil import http_date, parse_stamp
+
+MAX_BODY_BYTES = 1024 * 1024
+ODATA_JSON = "application/json;odata=minimalmetadata"
+#: Paths outside the Batch API: faults on demand, for tests.
+ADMIN_PREFIX = "/localbatch/"
+
+T = TypeVar("T")
+
+
+def service_of(request: Request) -> BatchService:
+    service: BatchService = request.app.state.service
+    return service
+
+
+async def call(function: Callable[..., T], *args: Any) -> T:
+    """Run a service operation off the event loop: it may wait for the lock."""
+    return await run_in_threadpool(function, *args)
+
+
+def node_ids(request: Request) -> tuple[str, str]:
+    return request.path_params["pool_id"], request.path_params["node_id"]
+
+
+def task_ids(request: Request) -> tuple[str, str]:
+    return request.path_params["job_id"], request.path_params["task_id"]
+
+
+async def create(request: Request, operation: Callable[[Any], object], collection: str) -> Response:
+    """Create a pool or job from the request body: 201 naming the collection."""
+    await call(operation, await read_body(request))
+    return Response(
+        status_code=201, headers={"DataServiceId": f"{service_of(request).base_url}/{collection}"}
+    )
+
+
+def json_response(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(document, separators=(",", ":")).encode("utf-8")
+    return Response(body, status_code=status, headers=headers, media_type=ODATA_JSON)
+
+
+def entity_headers(doc: Document) -> dict[str, str]:
+    headers = {"ETag": doc["eTag"], "DataServiceId": doc.get("url", "")}
+    if doc.get("lastModified"):
+        headers["Last-Modified"] = http_date(parse_stamp(doc["lastModified"]))
+    return headers
+
+
+def accepted(doc: Document | None = None, status: int = 202) -> Response:
+    headers = entity_headers(doc) if doc else {}
+    return Response(status_code=status, headers=headers)
+
+
+def entity(request: Request) -> Callable[[Document], Response]:
+    """A view answering a GET of one document, with ``$select``."""
+
+    def view(doc: Document) -> Response:
+        return json_response(
+            _odata.select(doc, request.query_params.get("$select")), headers=entity_headers(doc)
+        )
+
+    return view
+
+
+def listing(request: Request) -> Callable[[list[Document]], Response]:
+    """A view answering a list operation: ``$filter``, ``$select`` and paging."""
+
+    def view(docs: list[Document]) -> Response:
+        return json_response(_odata.page(request, docs))
+
+    return view
+
+
+async def read_body(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise too_large(MAX_BODY_BYTES)
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BatchError(400, "InvalidRequestBody", f"The request body is not valid JSON: {exc}") from exc

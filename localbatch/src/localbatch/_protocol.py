@@ -1,0 +1,95 @@
+"""The Batch protocol around every request: Shared Key, api-version, throttling, error bodies."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs
+
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp
+
+from . import _auth
+from ._errors import BatchError
+from ._http import ADMIN_PREFIX, json_response, service_of
+from ._timeutil import http_date
+
+logger = logging.getLogger(__name__)
+
+#: From the first api-version of the 2024 data plane to the one azure-batch 15.x sends.
+SUPPORTED_API_VERSIONS = (
+    "2024-02-01.19.0",
+    "2024-07-01.20.0",
+    "2025-06-01",
+)
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class BatchProtocol(BaseHTTPMiddleware):
+    """Answers as the service does: request ids, OData error bodies, its headers."""
+
+    def __init__(self, app: ASGIApp, accounts: dict[str, str]) -> None:
+        super().__init__(app)
+        self._accounts = accounts
+
+    async def dispatch(self, request: Request, call_next: Handler) -> Response:
+        request_id = str(uuid.uuid4())
+        try:
+            response = await self._guard(request, call_next)
+        except BatchError as exc:
+            response = json_response(exc.body(request_id), status=exc.status)
+        except Exception:
+            logger.exception("localbatch failed on %s %s", request.method, request.url.path)
+            error = BatchError(500, "InternalServerError", "localbatch met an internal error; see its log.")
+            response = json_response(error.body(request_id), status=500)
+        response.headers["request-id"] = request_id
+        client_id = request.headers.get("client-request-id")
+        if client_id and request.headers.get("return-client-request-id", "").lower() == "true":
+            response.headers["client-request-id"] = client_id
+        response.headers["DataServiceVersion"] = "3.0"
+        response.headers.setdefault("Date", http_date())
+        return response
+
+    async def _guard(self, request: Request, call_next: Handler) -> Response:
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        _auth.verify(
+            request.method,
+            raw_path.decode("latin-1"),
+            query,
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]],
+            self._accounts,
+        )
+        if not request.url.path.startswith(ADMIN_PREFIX):
+            throttled = service_of(request).take_throttle()
+            if throttled is not None:
+                status, retry_after = throttled
+                code = "TooManyRequests" if status == 429 else "ServerBusy"
+                error = BatchError(status, code, "localbatch is throttling this request (injected fault).")
+                headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+                return json_response(error.body(), status=status, headers=headers)
+            _check_api_version(query)
+        return await call_next(request)
+
+
+def _check_api_version(query: str) -> None:
+    version = parse_qs(query).get("api-version", [""])[0]
+    if not version:
+        raise BatchError(
+            400,
+            "MissingRequiredQueryParameter",
+            "A query parameter that's mandatory for this request is not specified.",
+            {"QueryParameterName": "api-version"},
+        )
+    if version not in SUPPORTED_API_VERSIONS:
+        raise BatchError(
+            400,
+            "InvalidQueryParameterValue",
+            f"The api-version {version} is not supported by localbatch; supported: "
+            + ", ".join(SUPPORTED_API_VERSIONS),
+            {"QueryParameterName": "api-version", "QueryParameterValue": version},
+        )

@@ -1,0 +1,63 @@
+"""HTTP handlers for pools and their nodes."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ._http import accepted, call, create, entity, listing, node_ids, read_body, service_of
+
+
+async def create_pool(request: Request) -> Response:
+    return await create(request, service_of(request).create_pool, "pools")
+
+
+async def list_pools(request: Request) -> Response:
+    return service_of(request).list_pools(listing(request))
+
+
+async def get_pool(request: Request) -> Response:
+    return service_of(request).get_pool(request.path_params["pool_id"], entity(request))
+
+
+async def pool_exists(request: Request) -> Response:
+    exists = service_of(request).pool_exists(request.path_params["pool_id"])
+    return Response(status_code=200 if exists else 404)
+
+
+async def delete_pool(request: Request) -> Response:
+    await call(service_of(request).delete_pool, request.path_params["pool_id"])
+    return accepted()
+
+
+async def resize_pool(request: Request) -> Response:
+    await call(service_of(request).resize_pool, request.path_params["pool_id"], await read_body(request))
+    return accepted()
+
+
+async def list_nodes(request: Request) -> Response:
+    return service_of(request).list_nodes(request.path_params["pool_id"], listing(request))
+
+
+async def get_node(request: Request) -> Response:
+    return service_of(request).get_node(*node_ids(request), entity(request))
+
+
+async def reboot_node(request: Request) -> Response:
+    await call(service_of(request).reboot_node, *node_ids(request))
+    return accepted()
+
+
+# A route for GET answers HEAD too, so the HEAD route comes first where HEAD differs.
+ROUTES = [
+    Route("/pools", list_pools, methods=["GET"]),
+    Route("/pools", create_pool, methods=["POST"]),
+    Route("/pools/{pool_id}", pool_exists, methods=["HEAD"]),
+    Route("/pools/{pool_id}", get_pool, methods=["GET"]),
+    Route("/pools/{pool_id}", delete_pool, methods=["DELETE"]),
+    Route("/pools/{pool_id}/resize", resize_pool, methods=["POST"]),
+    Route("/pools/{pool_id}/nodes", list_nodes, methods=["GET"]),
+    Route("/pools/{pool_id}/nodes/{node_id}", get_node, methods=["GET"]),
+    Route("/pools/{pool_id}/nodes/{node_id}/reboot", reboot_node, methods=["POST"]),
+]
