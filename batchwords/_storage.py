@@ -102,22 +102,22 @@ class Storage:
             if isinstance(credential, AzureNamedKeyCredential)
             else credential
         )
-        self.service = BlobServiceClient(self.account_url, credential=shared)
+        self._service = BlobServiceClient(self.account_url, credential=shared)
         self._delegation: tuple[UserDelegationKey, datetime] | None = None
 
     @property
     def account_name(self) -> str:
-        return str(self.service.account_name)
+        return str(self._service.account_name)
 
-    def container(self, name: str) -> ContainerClient:
-        return self.service.get_container_client(name)
+    def _container(self, name: str) -> ContainerClient:
+        return self._service.get_container_client(name)
 
     def blob_url(self, container: str, name: str) -> str:
         return f"{self.account_url}/{container}/{quote(name)}"
 
     def ensure_container(self, name: str) -> None:
         try:
-            self.service.create_container(name)
+            self._service.create_container(name)
         except ResourceExistsError:
             pass
         except AzureError as exc:
@@ -125,7 +125,7 @@ class Storage:
 
     def delete_container(self, name: str) -> None:
         try:
-            self.service.delete_container(name)
+            self._service.delete_container(name)
         except ResourceNotFoundError:
             pass
         except AzureError as exc:
@@ -135,9 +135,9 @@ class Storage:
         """Delete every blob under ``prefix``; a missing container or blob is fine."""
         deleted = 0
         try:
-            for blob in self.container(container).list_blobs(name_starts_with=prefix):
+            for blob in self._container(container).list_blobs(name_starts_with=prefix):
                 try:
-                    self.container(container).delete_blob(blob.name, delete_snapshots="include")
+                    self._container(container).delete_blob(blob.name, delete_snapshots="include")
                     deleted += 1
                 except ResourceNotFoundError:
                     pass
@@ -156,7 +156,7 @@ class Storage:
                     md5=base64.b64encode(bytes(blob.content_settings.content_md5 or b"")).decode("ascii"),
                     url=self.blob_url(container, blob.name),
                 )
-                for blob in self.container(container).list_blobs(name_starts_with=prefix or None)
+                for blob in self._container(container).list_blobs(name_starts_with=prefix or None)
             ]
         except ResourceNotFoundError as exc:
             raise StorageError(f"container {container} does not exist in {self.account_url}") from exc
@@ -189,7 +189,7 @@ class Storage:
             if uploaded:
                 try:
                     with path.open("rb") as data:
-                        self.container(container).upload_blob(
+                        self._container(container).upload_blob(
                             name,
                             data,
                             overwrite=True,
@@ -205,7 +205,7 @@ class Storage:
 
     def read_blob(self, container: str, name: str) -> bytes:
         try:
-            return self.container(container).download_blob(name, validate_content=True).readall()
+            return self._container(container).download_blob(name, validate_content=True).readall()
         except ResourceNotFoundError as exc:
             raise StorageError(f"blob {container}/{name} does not exist") from exc
         except AzureError as exc:
@@ -234,7 +234,7 @@ class Storage:
         if self._delegation is None or self._delegation[1] < expiry:
             start = datetime.now(UTC) - CLOCK_SKEW
             try:
-                key = self.service.get_user_delegation_key(start, expiry)
+                key = self._service.get_user_delegation_key(start, expiry)
             except HttpResponseError as exc:
                 raise _storage_error(
                     "getting a user delegation key (the signed-in principal needs "

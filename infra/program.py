@@ -14,10 +14,10 @@ from infra.config import ROOT, StackConfig, StackConfigError
 from infra.identity import PoolIdentity, PoolIdentityArgs
 from infra.storage import JobStorage, JobStorageArgs
 
-WHEEL_DIR = ROOT / "build" / "wheels"
+BUILT_WHEELS = ROOT / "build" / "wheels"
 
 
-def find_wheel(folder: Path = WHEEL_DIR) -> Path:
+def find_wheel(folder: Path = BUILT_WHEELS) -> Path:
     """The nodetask wheel built by `make wheel`; a clear error when it is missing."""
     wheels = sorted(folder.glob("nodetask-*-py3-none-any.whl"))
     if not wheels:

@@ -28,6 +28,14 @@ from ._azurite import start_azurite
 from ._services import Services
 
 _ENDPOINT = re.compile(r"at (http://127\.0\.0\.1:\d+)")
+STATE_KEYS = (
+    "batch_endpoint",
+    "storage_endpoint",
+    "batch_account",
+    "batch_key",
+    "storage_account",
+    "storage_key",
+)
 
 
 def state_dir() -> Path:
@@ -122,6 +130,12 @@ def read_state() -> dict[str, Any]:
 
 
 def _services(state: dict[str, Any]) -> Services:
+    missing = [key for key in STATE_KEYS if key not in state]
+    if missing:
+        raise ConfigError(
+            f"{state_path()} lacks {', '.join(missing)} (written by an older batchwords); "
+            "run `batchwords local stop`, then `batchwords run --keep` again"
+        )
     credentials = Credentials.from_keys(
         batch_account=state["batch_account"],
         batch_key=state["batch_key"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -116,3 +117,11 @@ def test_config_set_show_and_defaults(target, emulators, capsys):
 def test_whoami(target, capsys):
     assert main(["whoami"]) == 0
     assert capsys.readouterr().out.startswith("Shared Key for Batch account")
+
+
+def test_local_with_a_state_file_of_an_older_version(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("BATCHWORDS_STATE_DIR", str(tmp_path))
+    old = {"batch_endpoint": "http://127.0.0.1:1", "storage_endpoint": "http://127.0.0.1:2/a", "env": {}}
+    (tmp_path / "local.json").write_text(json.dumps({**old, "pids": [os.getpid()]}), encoding="utf-8")
+    assert main(["jobs", "list", "--local"]) == 2
+    assert "written by an older batchwords" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from batchwords import nodetask_start_task
 from infra.compute import BatchCompute, BatchComputeArgs
 from infra.identity import STORAGE_BLOB_DATA_READER, PoolIdentity, PoolIdentityArgs
 from infra.storage import CONTAINERS, JobStorage, JobStorageArgs
@@ -139,5 +140,12 @@ def test_batch_compute(mocks, files, autoscale):
         assert command.startswith("/bin/sh -c ")
         assert "apt-get install -y -qq python3-venv" in command
         assert "--no-index" not in command  # Azure nodes install dependencies from the index
+        # One StartTask: the offline pool's comes from the same function, with other parameters.
+        azure = nodetask_start_task(
+            [("w.whl", "u")], use_index=True, elevated=True, install_venv_package=True
+        )
+        offline = nodetask_start_task([("w.whl", "u")], use_index=False, elevated=False)
+        assert command == azure.command_line
+        assert pool.inputs["startTask"]["maxTaskRetryCount"] == azure.max_retries == offline.max_retries
 
     return pulumi.Output.all(compute.endpoint, compute.pool.id).apply(check)
