@@ -17,6 +17,8 @@ DEFAULT_VM_SIZE = "standard_d2s_v3"
 
 #: Where nodetask lives on a node; tasks run ``$VENV/bin/nodetask`` (see _tasks).
 VENV = "$AZ_BATCH_NODE_SHARED_DIR/batchwords/venv"
+#: Seconds apt waits for the dpkg lock (held by unattended-upgrades on a fresh node).
+APT_LOCK_TIMEOUT = 600
 #: The StartTask's folder of wheels (relative to its working directory).
 WHEEL_DIR = "wheels"
 
@@ -56,17 +58,21 @@ def install_script(*, use_index: bool, python: str = "python3", install_venv_pac
     Ubuntu's marketplace images; needs an elevated StartTask).
     """
     index = "" if use_index else "--no-index "
-    apt = (
-        "export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; apt-get install -y -qq python3-venv; "
+    # On first boot unattended-upgrades often holds the dpkg lock: wait for it.
+    apt = f"apt-get -o DPkg::Lock::Timeout={APT_LOCK_TIMEOUT} -qq"
+    venv_package = (
+        f"export DEBIAN_FRONTEND=noninteractive; {apt} update; {apt} install -y python3-venv; "
         if install_venv_package
         else ""
     )
     return (
         "set -e; "
-        f"{apt}"
+        f"{venv_package}"
         f'{shlex.quote(python)} -m venv --clear "{VENV}"; '
         f'"{VENV}/bin/python" -m pip install --quiet --disable-pip-version-check '
         f"{index}--find-links {WHEEL_DIR} nodetask; "
+        # An elevated StartTask's files must stay usable by the tasks' non-admin user.
+        f'chmod -R a+rX "{VENV}"; '
         f'"{VENV}/bin/nodetask" --help > /dev/null'
     )
 

@@ -35,6 +35,8 @@ def autoscale_formula(max_nodes: int, slots: int) -> str:
 class BatchComputeArgs:
     resource_group_name: pulumi.Input[str]
     location: pulumi.Input[str]
+    #: 3 to 24 lowercase letters and digits, unique in Azure (see infra.naming).
+    account_name: pulumi.Input[str]
     storage_account: storage.StorageAccount
     identity: managedidentity.UserAssignedIdentity
     wheel_name: str
@@ -65,6 +67,7 @@ class BatchCompute(pulumi.ComponentResource):
         )
         self.account = batch.BatchAccount(
             f"{name}-account",
+            account_name=args.account_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
             pool_allocation_mode=batch.PoolAllocationMode.BATCH_SERVICE,

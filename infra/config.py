@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pulumi
 
+from infra.naming import ACCOUNT_NAME
+
 ROOT = Path(__file__).resolve().parent.parent
 VM_SIZE = re.compile(r"(?i)standard_[a-z][a-z0-9_]*")
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,60}")
@@ -37,6 +39,9 @@ class StackConfig:
     entra_only: bool
     wait_for_job: bool
     wait_timeout_seconds: int
+    #: Explicit account names; None derives a stable one per stack (see infra.naming).
+    storage_account_name: str | None = None
+    batch_account_name: str | None = None
 
     @property
     def input_files(self) -> list[Path]:
@@ -79,6 +84,12 @@ def load(config: pulumi.Config | None = None, stack: str | None = None, root: Pa
     job_id = config.get("jobId") or f"batchwords-{stack}"
     if not JOB_ID.fullmatch(job_id):
         raise fail("jobId", f"{job_id!r} must be 1 to 60 letters, digits, '-' or '_'")
+    names: dict[str, str | None] = {}
+    for key in ("storageAccountName", "batchAccountName"):
+        name = config.get(key) or None
+        if name is not None and not ACCOUNT_NAME.fullmatch(name):
+            raise fail(key, f"{name!r} must be 3 to 24 lowercase letters and digits, unique in Azure")
+        names[key] = name
     values = StackConfig(
         stack=stack,
         location=config.get("location") or "westeurope",
@@ -98,6 +109,8 @@ def load(config: pulumi.Config | None = None, stack: str | None = None, root: Pa
         entra_only=boolean("entraOnly", False),
         wait_for_job=boolean("waitForJob", True),
         wait_timeout_seconds=integer("waitTimeoutSeconds", 1800, 0),
+        storage_account_name=names["storageAccountName"],
+        batch_account_name=names["batchAccountName"],
     )
     if not values.input_files:
         raise fail("inputFolder", f"folder {folder} has no input files")

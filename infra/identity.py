@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import authorization, managedidentity, storage
+
+from infra.naming import role_assignment_name
 
 # Built-in role definition ids (the same in every Azure subscription).
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
@@ -14,10 +15,11 @@ STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 STORAGE_BLOB_DELEGATOR = "db58b8e5-c6ad-4a2a-8342-4190687cbf4a"
 
 
-def assignment_name(component: str, label: str) -> str:
-    """Role assignment names are GUIDs: derived from the stack, so a rerun converges."""
-    seed = f"batchwords/{pulumi.get_project()}/{pulumi.get_stack()}/{component}/{label}"
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, seed))
+def assignment_name(
+    scope: pulumi.Input[str], principal_id: pulumi.Input[str], role: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """Derived from scope, principal and role: unique within the tenant, so a rerun converges."""
+    return pulumi.Output.all(scope, principal_id, role).apply(lambda parts: role_assignment_name(*parts))
 
 
 def role_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
@@ -58,7 +60,9 @@ class PoolIdentity(pulumi.ComponentResource):
         self.assignments = {
             label: authorization.RoleAssignment(
                 f"{name}-{label}",
-                role_assignment_name=assignment_name(name, label),
+                role_assignment_name=assignment_name(
+                    scope, self.identity.principal_id, role_id(args.subscription_id, role)
+                ),
                 principal_id=self.identity.principal_id,
                 principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
                 role_definition_id=role_id(args.subscription_id, role),
@@ -73,7 +77,9 @@ class PoolIdentity(pulumi.ComponentResource):
         ):
             self.assignments[label] = authorization.RoleAssignment(
                 f"{name}-{label}",
-                role_assignment_name=assignment_name(name, label),
+                role_assignment_name=assignment_name(
+                    args.account.id, args.deployer_object_id, role_id(args.subscription_id, role)
+                ),
                 principal_id=args.deployer_object_id,
                 role_definition_id=role_id(args.subscription_id, role),
                 scope=args.account.id,

@@ -12,6 +12,7 @@ from infra.batch_job import BatchJob
 from infra.compute import BatchCompute, BatchComputeArgs
 from infra.config import ROOT, StackConfig, StackConfigError
 from infra.identity import PoolIdentity, PoolIdentityArgs
+from infra.naming import account_name
 from infra.storage import JobStorage, JobStorageArgs
 
 BUILT_WHEELS = ROOT / "build" / "wheels"
@@ -31,6 +32,11 @@ def find_wheel(folder: Path = BUILT_WHEELS) -> Path:
 def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
     """Declare every resource; returns the stack outputs by name (never a key or SAS)."""
     client = authorization.get_client_config_output()
+    project, stack = pulumi.get_project(), pulumi.get_stack()
+
+    def name(kind: str, override: str | None) -> pulumi.Input[str]:
+        return override or client.subscription_id.apply(lambda sub: account_name(kind, project, stack, sub))
+
     if config.resource_group_name:
         group_name: pulumi.Input[str] = resources.get_resource_group_output(
             resource_group_name=config.resource_group_name
@@ -42,6 +48,7 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         JobStorageArgs(
             resource_group_name=group_name,
             location=config.location,
+            account_name=name("st", config.storage_account_name),
             wheel=wheel,
             input_folder=config.input_folder,
             input_files=config.input_files,
@@ -64,6 +71,7 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         BatchComputeArgs(
             resource_group_name=group_name,
             location=config.location,
+            account_name=name("ba", config.batch_account_name),
             storage_account=store.account,
             identity=identity.identity,
             wheel_name=wheel.name,

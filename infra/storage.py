@@ -17,6 +17,8 @@ CONTAINERS = ("application", "input", "output")
 class JobStorageArgs:
     resource_group_name: pulumi.Input[str]
     location: pulumi.Input[str]
+    #: 3 to 24 lowercase letters and digits, unique in Azure (see infra.naming).
+    account_name: pulumi.Input[str]
     wheel: Path
     input_folder: Path
     input_files: list[Path] = field(default_factory=list)
@@ -32,6 +34,7 @@ class JobStorage(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.account = storage.StorageAccount(
             f"{name}-account",
+            account_name=args.account_name,
             resource_group_name=args.resource_group_name,
             location=args.location,
             kind=storage.Kind.STORAGE_V2,

@@ -39,6 +39,7 @@ def storage_component(files: tuple[Path, Path, list[Path]], entra_only: bool = F
         JobStorageArgs(
             resource_group_name="rg",
             location="westeurope",
+            account_name="bwstunit",
             wheel=wheel,
             input_folder=folder,
             input_files=inputs,
@@ -53,7 +54,7 @@ def test_job_storage(mocks, files):
 
     def check(values: list[Any]) -> None:
         blob_endpoint, wheel_url = values[:2]
-        assert blob_endpoint == "https://storage-accountx.blob.core.windows.net"
+        assert blob_endpoint == "https://bwstunit.blob.core.windows.net"
         assert wheel_url == f"{blob_endpoint}/application/nodetask-9.9.9-py3-none-any.whl"
         (account,) = mocks.of_type("azure-native:storage:StorageAccount")
         assert account.inputs["allowSharedKeyAccess"] is False
@@ -110,6 +111,7 @@ def test_batch_compute(mocks, files, autoscale):
         BatchComputeArgs(
             resource_group_name="rg",
             location="westeurope",
+            account_name="bwbaunit",
             storage_account=store.account,
             identity=identity.identity,
             wheel_name="nodetask-9.9.9-py3-none-any.whl",
@@ -126,7 +128,7 @@ def test_batch_compute(mocks, files, autoscale):
 
     def check(values: list[Any]) -> None:
         endpoint = values[0]
-        assert endpoint == "https://batch-accountx.westeurope.batch.azure.com"
+        assert endpoint == "https://bwbaunit.westeurope.batch.azure.com"
         (pool,) = mocks.of_type("azure-native:batch:Pool")
         assert pool.inputs["taskSlotsPerNode"] == 3
         scale = pool.inputs["scaleSettings"]
@@ -138,7 +140,10 @@ def test_batch_compute(mocks, files, autoscale):
             assert scale["fixedScale"]["targetLowPriorityNodes"] == 1
         command = pool.inputs["startTask"]["commandLine"]
         assert command.startswith("/bin/sh -c ")
-        assert "apt-get install -y -qq python3-venv" in command
+        # apt waits for the dpkg lock unattended-upgrades holds on first boot, under set -e
+        assert "apt-get -o DPkg::Lock::Timeout=600 -qq install -y python3-venv" in command
+        assert "apt-get -o DPkg::Lock::Timeout=600 -qq update" in command
+        assert 'chmod -R a+rX "$AZ_BATCH_NODE_SHARED_DIR/batchwords/venv"' in command  # non-admin tasks
         assert "--no-index" not in command  # Azure nodes install dependencies from the index
         # One StartTask: the offline pool's comes from the same function, with other parameters.
         azure = nodetask_start_task(

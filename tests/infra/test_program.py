@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,13 @@ import yaml
 import infra.batch_job
 from batchwords import NODE_AGENT_SKU
 from infra import config as stack_config
+from infra import naming
 from infra.compute import IMAGE, autoscale_formula
 from infra.identity import STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER, STORAGE_BLOB_DELEGATOR
 from infra.program import build, find_wheel
 from infra.storage import CONTAINERS
 from tests.support import pulumi_mocks
-from tests.support.pulumi_mocks import DEPLOYER, Mocks
+from tests.support.pulumi_mocks import DEPLOYER, SUBSCRIPTION, Mocks
 from tests.support.words import ROOT
 
 
@@ -157,11 +159,76 @@ def test_job_depends_on_the_pool_and_the_blobs(use_stack, wheel, mocker):
     return pulumi.Output.from_input(True)
 
 
+STACKS = sorted(path.name.split(".")[1] for path in ROOT.glob("Pulumi.*.yaml"))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pulumi.runtime.test
+def test_every_azure_name_follows_the_rule_of_its_type(stack, use_stack, wheel):
+    mocks, outputs = run_program(stack, use_stack, wheel)
+
+    def check(_: Any) -> None:
+        accounts = [
+            r.inputs["accountName"]
+            for typ in ("azure-native:storage:StorageAccount", "azure-native:batch:BatchAccount")
+            for r in mocks.of_type(typ)
+        ]
+        assert len(accounts) == 2
+        assert all(naming.ACCOUNT_NAME.fullmatch(name) for name in accounts), accounts
+        assert accounts == [
+            naming.account_name(kind, "batchwords", stack, SUBSCRIPTION) for kind in ("st", "ba")
+        ]  # stable: the same on every run of the stack
+        for container in mocks.of_type("azure-native:storage:BlobContainer"):
+            assert naming.CONTAINER_NAME.fullmatch(container.inputs["containerName"])
+        (pool,) = mocks.of_type("azure-native:batch:Pool")
+        assert naming.BATCH_ID.fullmatch(pool.inputs["poolName"])
+        (job,) = mocks.of_type("pulumi-python:dynamic:Resource")
+        assert naming.BATCH_ID.fullmatch(job.inputs["job_id"])
+        grants = mocks.of_type("azure-native:authorization:RoleAssignment")
+        names = [r.inputs["roleAssignmentName"] for r in grants]
+        assert all(str(uuid.UUID(name)) == name for name in names)
+        assert len(set(names)) == len(names) == 5
+
+    return pulumi.Output.all(*outputs.values()).apply(check)
+
+
+def test_account_names_differ_per_stack_and_subscription():
+    names = {
+        naming.account_name("st", "batchwords", stack, subscription)
+        for stack in ("dev", "prod")
+        for subscription in (SUBSCRIPTION, "00000000-0000-0000-0000-000000000002")
+    }
+    assert len(names) == 4
+
+
+def test_role_assignment_names_differ_for_different_principals():
+    scope, role = "/subscriptions/s/containers/input", "/roleDefinitions/r"
+    first = naming.role_assignment_name(scope, "principal-1", role)
+    assert first == naming.role_assignment_name(scope, "principal-1", role)
+    assert first != naming.role_assignment_name(scope, "principal-2", role)
+    assert first != naming.role_assignment_name(scope, "principal-1", "/roleDefinitions/other")
+
+
+@pulumi.runtime.test
+def test_account_names_from_the_stack_config(use_stack, wheel):
+    mocks, outputs = run_program(
+        "dev", use_stack, wheel, storageAccountName="mystore1", batchAccountName="mybatch1"
+    )
+
+    def check(_: Any) -> None:
+        (store,) = mocks.of_type("azure-native:storage:StorageAccount")
+        (batch,) = mocks.of_type("azure-native:batch:BatchAccount")
+        assert (store.inputs["accountName"], batch.inputs["accountName"]) == ("mystore1", "mybatch1")
+
+    return pulumi.Output.all(*outputs.values()).apply(check)
+
+
 def test_the_stacks_differ_where_they_should():
     dev, prod = stack_values("dev"), stack_values("prod")
     for key in ("location", "vmSize", "taskRetentionHours", "entraOnly"):
         assert dev[f"batchwords:{key}"] != prod[f"batchwords:{key}"], key
-    assert dev["batchwords:spotNodes"] != "0"
+    # Spot nodes may never be allocated in a Batch-managed account: dev gets a dedicated node.
+    assert (dev["batchwords:dedicatedNodes"], dev["batchwords:spotNodes"]) == ("1", "0")
     assert prod["batchwords:autoscale"] == "true"
     assert prod["batchwords:entraOnly"] == "true"
 
@@ -174,6 +241,7 @@ def test_the_stacks_differ_where_they_should():
         ("numwords", "0", "config numwords: must be at least 1"),
         ("inputFolder", "no-such-folder", "config inputFolder: folder"),
         ("taskRetries", "zero", "config taskRetries: is not a whole number"),
+        ("storageAccountName", "My_Store", "config storageAccountName: 'My_Store' must be 3 to 24 lowercase"),
     ],
 )
 def test_bad_config_names_the_key_and_the_stack_file(use_stack, key, value, message):

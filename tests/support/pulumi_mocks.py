@@ -8,6 +8,15 @@ import pulumi
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 DEPLOYER = "00000000-0000-0000-0000-0000000000d0"
+#: The input that holds each Azure resource type's own name.
+NAME_INPUTS = {
+    "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:batch:BatchAccount": "accountName",
+    "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:storage:Blob": "blobName",
+    "azure-native:batch:Pool": "poolName",
+    "azure-native:authorization:RoleAssignment": "roleAssignmentName",
+}
 
 
 class Mocks(pulumi.runtime.Mocks):
@@ -19,14 +28,8 @@ class Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(args)
         inputs = dict(args.inputs)
-        name = next(
-            (
-                inputs[key]
-                for key in ("poolName", "containerName", "blobName", "accountName", "resourceGroupName")
-                if key in inputs and args.typ.split(":")[-1].lower() in ("pool", "blobcontainer", "blob")
-            ),
-            f"{args.name}x",
-        )
+        # Azure names a resource by its explicit name input; azure-native otherwise adds a suffix.
+        name = inputs.get(NAME_INPUTS.get(args.typ, ""), f"{args.name}x")
         outputs = {**inputs, "name": name, "id": f"/subscriptions/{SUBSCRIPTION}/mock/{args.typ}/{args.name}"}
         identity = inputs.get("identity")
         if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
