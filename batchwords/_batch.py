@@ -183,8 +183,11 @@ class Batch:
             raise batch_error("listing the jobs", exc) from exc
 
     def task_ids(self, job_id: str) -> set[str]:
+        """The ids of a job's tasks; none if the job is gone."""
         try:
             return {str(task.id) for task in self._client.list_tasks(job_id, select=["id"])}
+        except ResourceNotFoundError:
+            return set()
         except HttpResponseError as exc:
             raise batch_error(f"listing the tasks of job {job_id}", exc) from exc
 
@@ -243,22 +246,49 @@ class Batch:
         poll_interval: float = 5.0,
         progress: Callable[[TaskCounts], None] | None = None,
     ) -> tuple[TaskCounts, bool]:
-        """Poll task counts until every task is completed or ``timeout`` passes.
+        """Poll until every task of the jobs is completed, or ``timeout`` passes.
 
-        Returns the last counts and whether everything completed; never raises
-        on timeout, so a caller can report what is known.
+        Task counts are cheap (one request per job) but "may not always be up to
+        date": right after a submission they can still say zero. So the jobs are
+        done only when the counts have completed every task a list query found at
+        the start, and a list query at the end confirms it; the counts returned
+        then are the list's. Never raises on timeout: returns the last counts and
+        whether everything completed, so a caller can report what is known.
         """
         deadline = time.monotonic() + timeout
+        expected = sum(len(self.task_ids(job_id)) for job_id in job_ids)
         while True:
             counts = self.task_counts(job_ids)
+            if counts.completed >= expected and counts.active == counts.running == 0:
+                listed = self.listed_counts(job_ids)
+                if listed.active == listed.running == 0:
+                    if progress is not None:
+                        progress(listed)
+                    return listed, True
             if progress is not None:
                 progress(counts)
-            if counts.active == counts.running == 0:
-                return counts, True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return counts, False
             time.sleep(min(poll_interval, remaining))
+
+    def listed_counts(self, job_ids: Sequence[str]) -> TaskCounts:
+        """Task counts from listing every task: exact, but one page per 1,000 tasks."""
+        total = TaskCounts()
+        for job_id in job_ids:
+            for task in self.tasks(job_id):
+                state = text(task.state)
+                info = task.execution_info
+                done = state == "completed"
+                failed = done and info is not None and text(info.result) == "failure"
+                total = total + TaskCounts(
+                    active=int(state == "active"),
+                    running=int(state in ("running", "preparing")),
+                    completed=int(done),
+                    succeeded=int(done and not failed),
+                    failed=int(failed),
+                )
+        return total
 
     def tasks(self, job_id: str) -> list[batch_models.BatchTask]:
         """Every task of a job (id, input, state, execution info); none if the job is gone."""

@@ -191,11 +191,7 @@ class JobSet:
         self, inputs: Mapping[str, str], *, wait_timeout: float = 0, poll_interval: float = 2.0
     ) -> JobSetOutputs:
         """Wait up to ``wait_timeout`` seconds, then report what is known about the current ``inputs``."""
-        if wait_timeout > 0:
-            counts, done = self.wait(timeout=wait_timeout, poll_interval=poll_interval)
-        else:
-            counts = self.batch.task_counts(self.job_ids)
-            done = counts.active == counts.running == 0
+        counts, done = self.wait(timeout=max(wait_timeout, 0), poll_interval=poll_interval)
         current = {task_id_for(name, md5): name for name, md5 in inputs.items()}
         top: list[tuple[str, int]] = []
         total = distinct = 0

@@ -19,6 +19,7 @@ from batchwords import (
     JobSpec,
     NotFoundError,
     SubmitError,
+    TaskCounts,
     TaskLimits,
     plan_tasks,
     resolve_credentials,
@@ -258,6 +259,31 @@ class TestJobSet:
         counts, done = job_set.wait(timeout=0.3, poll_interval=0.1)
         assert not done
         assert counts.active == len(inputs)
+
+
+class TestStaleTaskCounts:
+    """The Batch API's task counts "may not always be up to date"; done means done anyway."""
+
+    @pytest.mark.task_counts_lag(3)
+    def test_stale_zeros_never_end_a_wait_or_report_success(self, emulators, pool):
+        spec = emulators.spec(job_set="lagging")
+        inputs = upload_samples(emulators, spec)
+        job_set = emulators.job_set(spec)
+        job_set.submit(inputs)
+        assert emulators.batch.task_counts([spec.job_set]) == TaskCounts()  # what the service says now
+        early = job_set.outputs(inputs)
+        assert (early.state, early.top_words, early.total_words) == ("running", [], 0)
+        counts, done = job_set.wait(timeout=120, poll_interval=0.2)
+        assert done
+        assert (counts.completed, counts.succeeded, counts.failed) == (len(inputs), len(inputs), 0)
+        outputs = job_set.outputs(inputs)
+        assert outputs.state == "succeeded"
+        assert outputs.top_words == ranked(all_words(DATA), spec.numwords)
+        assert set(outputs.tasks) == set(inputs)
+
+    def test_a_job_that_is_gone_has_nothing_to_wait_for(self, emulators):
+        counts, done = emulators.batch.wait(["no-such-job"], timeout=0)
+        assert (counts, done) == (TaskCounts(), True)
 
 
 class TestFaults:

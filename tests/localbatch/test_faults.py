@@ -18,6 +18,8 @@ from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
 from localbatch import LocalBatch, new_key
+from localbatch.__main__ import main as localbatch_main
+from localbatch._lagging import LaggingCounts
 from tests.support.batch import (
     make_job,
     make_pool,
@@ -159,3 +161,25 @@ def test_serve_command(tmp_path):
     finally:
         process.terminate()
         assert process.wait(timeout=20) == 0
+
+
+def test_lagging_task_counts_serve_the_state_of_lag_seconds_ago():
+    now = [100.0]
+    counts = LaggingCounts(5, clock=lambda: now[0])
+    one = {"taskCounts": {"active": 1, "completed": 0}}
+    done = {"taskCounts": {"active": 0, "completed": 1}}
+    assert counts.serve("job", one) == {"taskCounts": {"active": 0, "completed": 0}}  # nothing yet
+    now[0] = 103.0
+    assert counts.serve("job", done)["taskCounts"]["completed"] == 0
+    now[0] = 105.0
+    assert counts.serve("job", done) == one  # the snapshot of 5 s ago
+    now[0] = 108.0
+    assert counts.serve("job", done) == done
+    assert LaggingCounts(0).serve("job", done) is done
+
+
+def test_serve_refuses_a_negative_lag(tmp_path, capsys):
+    with pytest.raises(SystemExit) as refused:
+        localbatch_main(["serve", "--data-dir", str(tmp_path), "--task-counts-lag", "-1"])
+    assert refused.value.code == 2
+    assert "--task-counts-lag must not be negative" in capsys.readouterr().err

@@ -96,8 +96,11 @@ class Emulators:
 
 
 @pytest.fixture
-def emulators(azurite: Azurite, tmp_path: Path) -> Iterator[Emulators]:
-    with LocalBatch(tmp_path / "localbatch", scheduler_interval=0.05) as localbatch:
+def emulators(azurite: Azurite, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Emulators]:
+    """localbatch on the session's Azurite; ``@pytest.mark.task_counts_lag(SECONDS)`` makes its counts lag."""
+    marker = request.node.get_closest_marker("task_counts_lag")
+    lag = float(marker.args[0]) if marker else 0.0
+    with LocalBatch(tmp_path / "localbatch", scheduler_interval=0.05, task_counts_lag=lag) as localbatch:
         credentials = emulator_credentials(localbatch, azurite, "test emulators")
         storage = Storage(azurite.account_url, credentials.storage)
         batch = Batch(localbatch.endpoint, credentials.batch, retry_backoff=0.01)

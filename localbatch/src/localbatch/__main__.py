@@ -27,6 +27,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auto-storage-url", help="blob account URL the pool's auto-storage points to")
     serve.add_argument("--auto-storage-account", help="auto-storage account name")
     serve.add_argument("--auto-storage-key", help="auto-storage account key")
+    serve.add_argument(
+        "--task-counts-lag",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="serve task counts as they were SECONDS ago, as the real service may (default 0)",
+    )
     serve.add_argument("--verbose", action="store_true", help="log every scheduling step")
     return parser
 
@@ -37,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
     )
+    if args.task_counts_lag < 0:
+        parser.error("--task-counts-lag must not be negative")
     auto_storage = None
     if args.auto_storage_url:
         if not (args.auto_storage_account and args.auto_storage_key):
@@ -50,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             auto_storage=auto_storage,
+            task_counts_lag=args.task_counts_lag,
         )
     except (binascii.Error, ValueError):
         parser.error("--key must be a base64 account key")

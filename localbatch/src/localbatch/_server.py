@@ -42,6 +42,7 @@ class LocalBatch:
         port: int = 0,
         auto_storage: AutoStorage | None = None,
         scheduler_interval: float = 0.5,
+        task_counts_lag: float = 0.0,
     ) -> None:
         self.account = account
         self.key = key or new_key()
@@ -49,7 +50,11 @@ class LocalBatch:
         self.host = host
         self.port = port
         self.service = BatchService(
-            Path(data_dir), account, auto_storage=auto_storage, scheduler_interval=scheduler_interval
+            Path(data_dir),
+            account,
+            auto_storage=auto_storage,
+            scheduler_interval=scheduler_interval,
+            task_counts_lag=task_counts_lag,
         )
         app = build_app(self.service, {account: self.key})
         self._server = uvicorn.Server(

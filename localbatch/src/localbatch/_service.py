@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from ._documents import find_pool, rebase_urls
 from ._faults import Faults
 from ._jobs import Jobs
+from ._lagging import LaggingCounts
 from ._nodes import Nodes
 from ._pools import Pools
 from ._runner import AutoStorage
@@ -45,7 +46,9 @@ class BatchService:
         *,
         auto_storage: AutoStorage | None = None,
         scheduler_interval: float = 0.5,
+        task_counts_lag: float = 0.0,
     ) -> None:
+        self._counts = LaggingCounts(task_counts_lag)
         self._runtime = Runtime(data_dir, account, auto_storage, scheduler_interval)
         self._store = self._runtime.store
         self._lock = self._runtime.wake
@@ -186,11 +189,13 @@ class BatchService:
     def delete_job(self, job_id: str) -> None:
         with self._lock:
             self._jobs.delete(job_id)
+            self._counts.forget(job_id)
         self._jobs.delete_files(job_id)
 
     def task_counts(self, job_id: str) -> dict[str, Any]:
+        """The job's task counts; with a lag, as they were that many seconds ago."""
         with self._lock:
-            return self._tasks.counts(job_id)
+            return self._counts.serve(job_id, self._tasks.counts(job_id))
 
     # -- tasks -----------------------------------------------------------
 
