@@ -37,8 +37,10 @@ logger = logging.getLogger(__name__)
 CLOCK_SKEW = timedelta(minutes=15)
 #: Added to the work a SAS must outlive (queueing, uploads).
 SAS_MARGIN = timedelta(hours=1)
-#: The longest a user delegation SAS may live (a service limit).
+#: The longest a user delegation key, and so its SAS, may live (a service limit).
 MAX_USER_DELEGATION = timedelta(days=7)
+#: Asked-for keys end this much before the limit, for clocks that differ from the service's.
+KEY_MARGIN = timedelta(minutes=10)
 
 Progress = Callable[[int, int, str], None]
 
@@ -232,7 +234,10 @@ class Storage:
         if isinstance(self._credential, AzureNamedKeyCredential):
             return {"account_key": self._credential.named_key.key}
         if self._delegation is None or self._delegation[1] < expiry:
-            start = datetime.now(UTC) - CLOCK_SKEW
+            # One key for the whole run: it lives as long as the service allows, so every
+            # SAS of the run (each at most that long) is signed with it.
+            now = datetime.now(UTC)
+            start, expiry = now - CLOCK_SKEW, max(expiry, now + MAX_USER_DELEGATION - KEY_MARGIN)
             try:
                 key = self._service.get_user_delegation_key(start, expiry)
             except HttpResponseError as exc:
@@ -245,7 +250,10 @@ class Storage:
         return {"user_delegation_key": self._delegation[0]}
 
     def _window(self, lifetime: timedelta) -> tuple[datetime, datetime]:
-        if not isinstance(self._credential, AzureNamedKeyCredential) and lifetime > MAX_USER_DELEGATION:
+        if (
+            not isinstance(self._credential, AzureNamedKeyCredential)
+            and lifetime > MAX_USER_DELEGATION - KEY_MARGIN
+        ):
             raise ConfigError(
                 f"a user delegation SAS lives at most 7 days; {lifetime} was asked for: lower the "
                 "wall-clock limit or retry count"
