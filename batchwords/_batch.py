@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from azure.batch import BatchClient
 from azure.batch import models as batch_models
@@ -145,13 +145,15 @@ class Batch:
 
     # -- jobs --------------------------------------------------------------
 
-    def ensure_job(self, job_id: str, pool_id: str, job_set: str) -> str:
-        """Create the job (noAction until its tasks are in), or adopt it; returns its state."""
+    def ensure_job(self, job_id: str, pool_id: str, job_set: str, max_wall_clock: timedelta) -> str:
+        """Create the job (noAction until its tasks are in, ended by Batch after
+        ``max_wall_clock``), or adopt it; returns its state."""
         try:
             self._client.create_job(
                 batch_models.BatchJobCreateOptions(
                     id=job_id,
                     pool_info=batch_models.BatchPoolInfo(pool_id=pool_id),
+                    constraints=batch_models.BatchJobConstraints(max_wall_clock_time=max_wall_clock),
                     all_tasks_complete_mode="noaction",
                     metadata=[batch_models.BatchMetadataItem(name=JOB_SET_METADATA, value=job_set)],
                 )

@@ -132,7 +132,10 @@ class JobSet:
         spec = self.spec
         planned = plan_tasks(inputs)
         lifetime = sas_lifetime(
-            spec.limits.max_wall_clock, spec.limits.max_retries, requested=spec.sas_lifetime
+            spec.limits.max_wall_clock,
+            spec.limits.max_retries,
+            job_wall_clock=spec.job_max_wall_clock,
+            requested=spec.sas_lifetime,
         )
         self.storage.ensure_container(spec.output_container)
         output_sas = self.storage.output_sas(spec.output_container, lifetime)
@@ -153,7 +156,7 @@ class JobSet:
         # One deadline and one budget of server errors for the whole submission.
         batch = self.batch.with_deadline(self.submit_timeout, self.server_error_budget)
         try:
-            state = batch.ensure_job(job_id, spec.pool_id, spec.job_set)
+            state = batch.ensure_job(job_id, spec.pool_id, spec.job_set, spec.job_max_wall_clock)
             existing = batch.task_ids(job_id)
             to_add = [task for task in tasks if task.id not in existing]
             if state in TERMINAL_JOB_STATES:

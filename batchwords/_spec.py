@@ -11,6 +11,8 @@ from ._tasks import NODETASK_COMMAND, TaskLimits
 
 #: A job set's id; room is left for a follow-up job's suffix within Batch's 64 characters.
 JOB_SET_ID = re.compile(r"[A-Za-z0-9_-]{1,60}")
+#: A job's wall-clock limit: its SAS outlive it by a margin, within a user delegation key's 7 days.
+MAX_JOB_WALL_CLOCK = timedelta(days=6)
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class JobSpec:
     output_container: str
     numwords: int = 10
     limits: TaskLimits = field(default_factory=TaskLimits)
+    #: Ends each job of the set (and its cost) however long its tasks wait for nodes.
+    job_max_wall_clock: timedelta = timedelta(hours=24)
     sas_lifetime: timedelta | None = None
     nodetask_command: str = NODETASK_COMMAND
 
@@ -40,5 +44,13 @@ class JobSpec:
         if self.numwords < 1:
             found.append(("numwords", f"must be at least 1 (got {self.numwords})"))
         found += self.limits.problems()
+        if not self.limits.max_wall_clock <= self.job_max_wall_clock <= MAX_JOB_WALL_CLOCK:
+            found.append(
+                (
+                    "job_max_wall_clock",
+                    f"must be at least the task wall-clock limit ({self.limits.max_wall_clock}) and at most "
+                    f"6 days (got {self.job_max_wall_clock})",
+                )
+            )
         if found:
             raise ConfigError("; ".join(f"{name} {reason}" for name, reason in found), found)

@@ -55,19 +55,26 @@ class BlobInfo:
     url: str
 
 
-def sas_lifetime(wall_clock: timedelta, retries: int, *, requested: timedelta | None = None) -> timedelta:
-    """How long a task's SAS lives: every attempt's wall-clock limit plus a margin.
+def sas_lifetime(
+    wall_clock: timedelta,
+    retries: int,
+    *,
+    job_wall_clock: timedelta | None = None,
+    requested: timedelta | None = None,
+) -> timedelta:
+    """How long a task's SAS lives: the longer of every attempt's wall-clock limit and the
+    job's own (tasks may queue for nodes until the job ends), plus a margin.
 
     An explicit ``requested`` lifetime shorter than the work it must outlive is
     refused rather than silently producing tasks that fail half-way.
     """
-    work = wall_clock * (retries + 1)
+    work = max(wall_clock * (retries + 1), job_wall_clock or timedelta(0))
     if requested is not None:
         if requested < work:
             raise ConfigError(
                 f"a SAS lifetime of {requested} is shorter than the work it must outlive "
-                f"({retries + 1} attempts x {wall_clock} wall-clock limit = {work}); raise the "
-                "lifetime or lower the wall-clock limit or retry count"
+                f"({work}: the job's wall-clock limit, or {retries + 1} attempts x {wall_clock}); raise "
+                "the lifetime or lower the limits"
             )
         return requested
     return work + SAS_MARGIN

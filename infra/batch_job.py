@@ -35,6 +35,7 @@ UPDATE_FIELDS = (
     "max_wall_clock_minutes",
     "max_retries",
     "retention_hours",
+    "job_max_wall_clock_hours",
     "wait",
     "wait_timeout_seconds",
 )
@@ -45,6 +46,7 @@ _FIELD_NAMES = {
     "job_set": "job_id",
     "max_wall_clock": "max_wall_clock_minutes",
     "retention": "retention_hours",
+    "job_max_wall_clock": "job_max_wall_clock_hours",
 }
 
 
@@ -83,6 +85,7 @@ class BatchJobInputs:
                     max_retries=int(props.get("max_retries", 2)),
                     retention=timedelta(hours=int(props.get("retention_hours", 24))),
                 ),
+                job_max_wall_clock=timedelta(hours=int(props.get("job_max_wall_clock_hours", 24))),
             )
         except batchwords.ConfigError as exc:
             problems = [(_FIELD_NAMES.get(name, name), reason) for name, reason in exc.problems] + problems
@@ -181,6 +184,7 @@ class BatchJob(pulumi.dynamic.Resource):
         max_wall_clock_minutes: pulumi.Input[int] = 30,
         max_retries: pulumi.Input[int] = 2,
         retention_hours: pulumi.Input[int] = 24,
+        job_max_wall_clock_hours: pulumi.Input[int] = 24,
         wait: pulumi.Input[bool] = True,
         wait_timeout_seconds: pulumi.Input[int] = 1800,
         opts: pulumi.ResourceOptions | None = None,
@@ -197,6 +201,7 @@ class BatchJob(pulumi.dynamic.Resource):
             "max_wall_clock_minutes": max_wall_clock_minutes,
             "max_retries": max_retries,
             "retention_hours": retention_hours,
+            "job_max_wall_clock_hours": job_max_wall_clock_hours,
             "wait": wait,
             "wait_timeout_seconds": wait_timeout_seconds,
         }

@@ -36,6 +36,7 @@ class StackConfig:
     task_max_wall_clock_minutes: int
     task_retries: int
     task_retention_hours: int
+    job_max_wall_clock_hours: int
     entra_only: bool
     wait_for_job: bool
     wait_timeout_seconds: int
@@ -106,6 +107,7 @@ def load(config: pulumi.Config | None = None, stack: str | None = None, root: Pa
         task_max_wall_clock_minutes=integer("taskMaxWallClockMinutes", 30, 1),
         task_retries=integer("taskRetries", 2, 1),
         task_retention_hours=integer("taskRetentionHours", 24, 1),
+        job_max_wall_clock_hours=integer("jobMaxWallClockHours", 24, 1),
         entra_only=boolean("entraOnly", False),
         wait_for_job=boolean("waitForJob", True),
         wait_timeout_seconds=integer("waitTimeoutSeconds", 1800, 0),
@@ -114,6 +116,15 @@ def load(config: pulumi.Config | None = None, stack: str | None = None, root: Pa
     )
     if not values.input_files:
         raise fail("inputFolder", f"folder {folder} has no input files")
+    if values.job_max_wall_clock_hours > 144:
+        raise fail(
+            "jobMaxWallClockHours", f"must be at most 144 (6 days) (got {values.job_max_wall_clock_hours})"
+        )
+    if values.job_max_wall_clock_hours * 60 < values.task_max_wall_clock_minutes:
+        raise fail(
+            "jobMaxWallClockHours",
+            "must cover at least one task's wall-clock limit (taskMaxWallClockMinutes)",
+        )
     if values.task_slots_per_node > 256:
         raise fail("taskSlotsPerNode", f"must be at most 256 (got {values.task_slots_per_node})")
     if not values.autoscale and values.dedicated_nodes + values.spot_nodes == 0:

@@ -99,6 +99,7 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         max_wall_clock_minutes=config.task_max_wall_clock_minutes,
         max_retries=config.task_retries,
         retention_hours=config.task_retention_hours,
+        job_max_wall_clock_hours=config.job_max_wall_clock_hours,
         wait=config.wait_for_job,
         wait_timeout_seconds=config.wait_timeout_seconds,
         opts=pulumi.ResourceOptions(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 import pytest
+from azure.batch import BatchClient
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError
 from azure.identity import DeviceCodeCredential
@@ -112,6 +113,10 @@ class TestTaskIds:
 
     def test_sas_lifetime_outlives_the_work(self):
         assert sas_lifetime(timedelta(minutes=30), 2) == timedelta(minutes=90) + timedelta(hours=1)
+        # Tasks may queue for nodes until the job's own limit ends it: the SAS outlives that too.
+        assert sas_lifetime(timedelta(minutes=30), 2, job_wall_clock=timedelta(hours=24)) == timedelta(
+            hours=25
+        )
         with pytest.raises(ConfigError, match="shorter than the work"):
             sas_lifetime(timedelta(minutes=30), 2, requested=timedelta(minutes=60))
 
@@ -234,6 +239,12 @@ class TestJobSet:
             assert "sig=" not in task.output_url
             assert task.result["numwords"] == 15
         assert emulators.batch.get_job("job-1").state == "completed"
+        sdk = BatchClient(emulators.localbatch.endpoint, emulators.localbatch.credential)
+        assert (
+            sdk.get_job("job-1").constraints.max_wall_clock_time
+            == spec.job_max_wall_clock
+            == timedelta(hours=24)
+        )
         assert emulators.batch.cancel("job-1") is False  # already done
         again = emulators.job_set(spec).submit(inputs)  # a retried create converges
         assert again.job_id == "job-1"
@@ -333,7 +344,7 @@ class TestFaults:
     def test_sustained_503_ends_at_the_deadline(self, emulators):
         spec = emulators.spec(job_set="busy")
         inputs = upload_samples(emulators, spec)
-        emulators.batch.ensure_job("busy", spec.pool_id, spec.job_set)
+        emulators.batch.ensure_job("busy", spec.pool_id, spec.job_set, spec.job_max_wall_clock)
         emulators.localbatch.throttle(100_000, status=503, retry_after=0)
         with pytest.raises(DeadlineError, match="submitting again adds only the missing tasks"):
             emulators.job_set(spec, submit_timeout=2).submit(inputs)

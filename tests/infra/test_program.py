@@ -137,6 +137,9 @@ def test_program_graph(stack, use_stack, wheel):
 
         (job,) = mocks.of_type("pulumi-python:dynamic:Resource")
         assert job.inputs["numwords"] == int(values.get("batchwords:numwords", 10))
+        assert job.inputs["job_max_wall_clock_hours"] == int(
+            values.get("batchwords:jobMaxWallClockHours", 24)
+        )
         assert set(job.inputs["inputs"]) == set(inputs)
         text = json.dumps(exported)
         assert "sig=" not in text
@@ -241,6 +244,7 @@ def test_the_stacks_differ_where_they_should():
         ("numwords", "0", "config numwords: must be at least 1"),
         ("inputFolder", "no-such-folder", "config inputFolder: folder"),
         ("taskRetries", "zero", "config taskRetries: is not a whole number"),
+        ("jobMaxWallClockHours", "200", "config jobMaxWallClockHours: must be at most 144"),
         ("storageAccountName", "My_Store", "config storageAccountName: 'My_Store' must be 3 to 24 lowercase"),
     ],
 )
