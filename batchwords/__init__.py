@@ -30,7 +30,7 @@ from ._pool import (
 )
 from ._results import JobResults, TaskResult, merge_counts
 from ._spec import JOB_SET_ID, JobSpec
-from ._storage import BlobInfo, Storage, sas_lifetime
+from ._storage import BlobInfo, Storage, md5_base64, sas_lifetime
 from ._tasks import TaskLimits, build_task, input_problems, plan_tasks, task_id_for
 
 __version__ = "0.1.0"
@@ -65,6 +65,7 @@ __all__ = [
     "build_task",
     "input_problems",
     "install_script",
+    "md5_base64",
     "merge_counts",
     "nodetask_start_task",
     "plan_tasks",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,8 @@ MAX_USER_DELEGATION = timedelta(days=7)
 KEY_MARGIN = timedelta(minutes=10)
 
 Progress = Callable[[int, int, str], None]
+#: Uploads in flight at once (bounded, as azcopy does).
+UPLOAD_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -188,14 +191,21 @@ class Storage:
         if not folder.is_dir():
             raise ConfigError(f"input folder {folder} does not exist or is not a folder")
         files = sorted(path for path in folder.rglob("*") if path.is_file() and not path.name.startswith("."))
+        named = {prefix + path.relative_to(folder).as_posix(): path for path in files}
+        return self.upload_files(container, named, prefix=prefix, progress=progress)
+
+    def upload_files(
+        self, container: str, files: Mapping[str, Path], *, prefix: str = "", progress: Progress | None = None
+    ) -> list[tuple[BlobInfo, bool]]:
+        """Upload files (blob name -> local path), at most ``UPLOAD_CONCURRENCY`` at once;
+        a blob under ``prefix`` whose MD5 already matches is skipped. Returns each blob
+        (in the order given) and whether it was uploaded."""
         existing = {blob.name: blob for blob in self.list_blobs(container, prefix)}
-        results: list[tuple[BlobInfo, bool]] = []
-        for index, path in enumerate(files, start=1):
-            name = prefix + path.relative_to(folder).as_posix()
+
+        def upload(name: str, path: Path) -> tuple[BlobInfo, bool]:
             md5 = md5_base64(path)
-            size = path.stat().st_size
-            uploaded = existing.get(name) is None or existing[name].md5 != md5
-            if uploaded:
+            changed = existing.get(name) is None or existing[name].md5 != md5
+            if changed:
                 try:
                     with path.open("rb") as data:
                         self._container(container).upload_blob(
@@ -207,10 +217,37 @@ class Storage:
                         )
                 except AzureError as exc:
                     raise _storage_error(f"uploading {path} to {container}/{name}", exc) from exc
-            results.append((BlobInfo(name, size, md5, self.blob_url(container, name)), uploaded))
-            if progress is not None:
-                progress(index, len(files), name)
+            return BlobInfo(name, path.stat().st_size, md5, self.blob_url(container, name)), changed
+
+        results: list[tuple[BlobInfo, bool]] = []
+        with ThreadPoolExecutor(UPLOAD_CONCURRENCY) as pool:
+            for index, result in enumerate(pool.map(upload, files.keys(), files.values()), start=1):
+                results.append(result)
+                if progress is not None:
+                    progress(index, len(files), result[0].name)
         return results
+
+    def sync_files(
+        self, container: str, files: Mapping[str, Path], *, previous: Iterable[str] = ()
+    ) -> tuple[list[tuple[BlobInfo, bool]], list[str]]:
+        """Upload what is new or changed among ``files`` (MD5 skip), and delete the
+        ``previous`` names (what an earlier sync put there) that are no longer among
+        them; blobs anyone else put in the container are left alone. Returns the
+        blobs and the deleted names."""
+        results = self.upload_files(container, files)
+        gone = sorted(set(previous) - set(files))
+        for name in gone:
+            self.delete_blob(container, name)
+        return results, gone
+
+    def delete_blob(self, container: str, name: str) -> None:
+        """Delete one blob; one that is already gone is fine."""
+        try:
+            self._container(container).delete_blob(name, delete_snapshots="include")
+        except ResourceNotFoundError:
+            pass
+        except AzureError as exc:
+            raise _storage_error(f"deleting {container}/{name}", exc) from exc
 
     def read_blob(self, container: str, name: str) -> bytes:
         try:

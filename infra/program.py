@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pulumi
 from pulumi_azure_native import authorization, resources
 
 from infra.batch_job import BatchJob
+from infra.blob_files import BlobFiles
 from infra.compute import BatchCompute, BatchComputeArgs
 from infra.config import ROOT, StackConfig, StackConfigError
 from infra.identity import PoolIdentity, PoolIdentityArgs
@@ -16,6 +18,8 @@ from infra.naming import account_name
 from infra.storage import JobStorage, JobStorageArgs
 
 BUILT_WHEELS = ROOT / "build" / "wheels"
+#: Where the wheels go in the application container, each under its content digest.
+WHEEL_PREFIX = "nodetask/"
 
 
 def find_wheel(folder: Path = BUILT_WHEELS) -> Path:
@@ -49,9 +53,6 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
             resource_group_name=group_name,
             location=config.location,
             account_name=name("st", config.storage_account_name),
-            wheel=wheel,
-            input_folder=config.input_folder,
-            input_files=config.input_files,
             entra_only=config.entra_only,
         ),
     )
@@ -66,6 +67,25 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
             containers=store.containers,
         ),
     )
+    # Uploads use the deployer's data role (Entra ID) or Shared Key: after the role assignments.
+    uploads = pulumi.ResourceOptions(depends_on=[*store.containers.values(), *identity.assignments.values()])
+    # Named by content: a changed wheel is a new URL, so the pool's StartTask changes with it.
+    wheel_blob = f"{WHEEL_PREFIX}{hashlib.sha256(wheel.read_bytes()).hexdigest()[:16]}/{wheel.name}"
+    wheels = BlobFiles(
+        "wheel",
+        storage_endpoint=store.blob_endpoint,
+        container=store.containers["application"].name,
+        prefix=WHEEL_PREFIX,
+        files={wheel_blob: wheel},
+        opts=uploads,
+    )
+    inputs = BlobFiles(
+        "inputs",
+        storage_endpoint=store.blob_endpoint,
+        container=store.containers["input"].name,
+        files={path.relative_to(config.input_folder).as_posix(): path for path in config.input_files},
+        opts=uploads,
+    )
     compute = BatchCompute(
         "batch",
         BatchComputeArgs(
@@ -75,7 +95,7 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
             storage_account=store.account,
             identity=identity.identity,
             wheel_name=wheel.name,
-            wheel_url=store.wheel_url,
+            wheel_url=wheels.urls.apply(lambda urls: urls[wheel_blob]),
             vm_size=config.vm_size,
             dedicated_nodes=config.dedicated_nodes,
             spot_nodes=config.spot_nodes,
@@ -93,7 +113,7 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         batch_endpoint=compute.endpoint,
         storage_endpoint=store.blob_endpoint,
         input_container=store.containers["input"].name,
-        inputs=store.input_md5,
+        inputs=inputs.blobs,
         output_container=store.containers["output"].name,
         numwords=config.numwords,
         max_wall_clock_minutes=config.task_max_wall_clock_minutes,
@@ -102,9 +122,7 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         job_max_wall_clock_hours=config.job_max_wall_clock_hours,
         wait=config.wait_for_job,
         wait_timeout_seconds=config.wait_timeout_seconds,
-        opts=pulumi.ResourceOptions(
-            depends_on=[compute.pool, *store.inputs.values(), *identity.assignments.values()]
-        ),
+        opts=pulumi.ResourceOptions(depends_on=[compute.pool, inputs, *identity.assignments.values()]),
     )
     return {
         "resource_group": group_name,

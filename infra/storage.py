@@ -1,14 +1,15 @@
-"""Storage for a word-count deployment: the account, its three containers, the blobs."""
+"""Storage for a word-count deployment: the account and its three containers.
+
+The files in them (the nodetask wheel, the inputs) are ``BlobFiles`` resources,
+uploaded with the deployer's Entra ID or Shared Key, never with ListKeys.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import storage
-
-from batchwords._storage import md5_base64
 
 CONTAINERS = ("application", "input", "output")
 
@@ -19,9 +20,6 @@ class JobStorageArgs:
     location: pulumi.Input[str]
     #: 3 to 24 lowercase letters and digits, unique in Azure (see infra.naming).
     account_name: pulumi.Input[str]
-    wheel: Path
-    input_folder: Path
-    input_files: list[Path] = field(default_factory=list)
     #: Entra ID only: shared-key access (and so account-key SAS) is turned off.
     entra_only: bool = False
 
@@ -57,40 +55,7 @@ class JobStorage(pulumi.ComponentResource):
             )
             for container in CONTAINERS
         }
-        self.wheel = storage.Blob(
-            f"{name}-wheel",
-            blob_name=args.wheel.name,
-            container_name=self.containers["application"].name,
-            account_name=self.account.name,
-            resource_group_name=args.resource_group_name,
-            type=storage.BlobType.BLOCK,
-            source=pulumi.FileAsset(str(args.wheel)),
-            opts=child,
-        )
-        self.inputs: dict[str, storage.Blob] = {}
-        self.input_md5: dict[str, str] = {}
-        for path in args.input_files:
-            blob_name = path.relative_to(args.input_folder).as_posix()
-            self.input_md5[blob_name] = md5_base64(path)
-            self.inputs[blob_name] = storage.Blob(
-                f"{name}-input-{blob_name}",
-                blob_name=blob_name,
-                container_name=self.containers["input"].name,
-                account_name=self.account.name,
-                resource_group_name=args.resource_group_name,
-                type=storage.BlobType.BLOCK,
-                content_type="text/plain; charset=utf-8",
-                source=pulumi.FileAsset(str(path)),
-                opts=child,
-            )
         self.blob_endpoint = self.account.primary_endpoints.apply(
             lambda endpoints: endpoints.blob.rstrip("/")
         )
-        self.wheel_url = pulumi.Output.concat(self.blob_endpoint, "/application/", args.wheel.name)
-        self.register_outputs(
-            {
-                "account_name": self.account.name,
-                "blob_endpoint": self.blob_endpoint,
-                "wheel_url": self.wheel_url,
-            }
-        )
+        self.register_outputs({"account_name": self.account.name, "blob_endpoint": self.blob_endpoint})

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
@@ -16,23 +15,10 @@ from pulumi.dynamic.dynamic import serialize_provider
 from batchwords import offline
 from infra.batch_job import _BatchJobProvider
 from tests.support.emulators import upload_samples
+from tests.support.pulumi_mocks import outs_of
 from tests.support.words import DATA, all_words, ranked
 
 pytestmark = pytest.mark.azurite
-
-
-@pytest.fixture
-def env(emulators, azurite, monkeypatch):
-    """The provider reads Shared Key credentials from the environment, as `pulumi up` would."""
-    values = {
-        "BATCHWORDS_BATCH_ACCOUNT": emulators.localbatch.account,
-        "BATCHWORDS_BATCH_KEY": emulators.localbatch.key,
-        "BATCHWORDS_STORAGE_ACCOUNT": azurite.account,
-        "BATCHWORDS_STORAGE_KEY": azurite.key,
-    }
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
 
 
 def props_for(emulators, folder: Path = DATA, spec=None, **overrides):
@@ -54,11 +40,6 @@ def props_for(emulators, folder: Path = DATA, spec=None, **overrides):
     }
     props.update(overrides)
     return props
-
-
-def outs_of(result: Any) -> dict[str, Any]:
-    assert result.outs is not None
-    return dict(result.outs)
 
 
 def assert_no_secret(text: str, env: dict[str, str]) -> None:

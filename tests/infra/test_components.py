@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 
 from batchwords import nodetask_start_task
+from infra.blob_files import BlobFiles
 from infra.compute import BatchCompute, BatchComputeArgs
 from infra.identity import STORAGE_BLOB_DATA_READER, PoolIdentity, PoolIdentityArgs
 from infra.storage import CONTAINERS, JobStorage, JobStorageArgs
@@ -21,57 +21,55 @@ def mocks() -> Mocks:
     return pulumi_mocks.install()
 
 
-@pytest.fixture
-def files(tmp_path: Path) -> tuple[Path, Path, list[Path]]:
-    wheel = tmp_path / "nodetask-9.9.9-py3-none-any.whl"
-    wheel.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: the component only uploads it
-    folder = tmp_path / "texts"
-    (folder / "nested").mkdir(parents=True)
-    (folder / "a.txt").write_text("alpha beta", encoding="utf-8")
-    (folder / "nested" / "b.txt").write_text("gamma", encoding="utf-8")
-    return wheel, folder, [folder / "a.txt", folder / "nested" / "b.txt"]
-
-
-def storage_component(files: tuple[Path, Path, list[Path]], entra_only: bool = False) -> JobStorage:
-    wheel, folder, inputs = files
+def storage_component(entra_only: bool = False) -> JobStorage:
     return JobStorage(
         "storage",
         JobStorageArgs(
-            resource_group_name="rg",
-            location="westeurope",
-            account_name="bwstunit",
-            wheel=wheel,
-            input_folder=folder,
-            input_files=inputs,
-            entra_only=entra_only,
+            resource_group_name="rg", location="westeurope", account_name="bwstunit", entra_only=entra_only
         ),
     )
 
 
 @pulumi.runtime.test
-def test_job_storage(mocks, files):
-    store = storage_component(files, entra_only=True)
+def test_job_storage(mocks):
+    store = storage_component(entra_only=True)
 
     def check(values: list[Any]) -> None:
-        blob_endpoint, wheel_url = values[:2]
+        (blob_endpoint,) = values
         assert blob_endpoint == "https://bwstunit.blob.core.windows.net"
-        assert wheel_url == f"{blob_endpoint}/application/nodetask-9.9.9-py3-none-any.whl"
         (account,) = mocks.of_type("azure-native:storage:StorageAccount")
         assert account.inputs["allowSharedKeyAccess"] is False
         assert account.inputs["defaultToOAuthAuthentication"] is True
         assert sorted(store.containers) == sorted(CONTAINERS)
-        assert sorted(store.input_md5) == ["a.txt", "nested/b.txt"]  # names keep their folders
-        assert store.input_md5["a.txt"] == "M89hI91cRte2/cnNcqu/Zg=="  # MD5 of "alpha beta", base64
-        blobs = {b.inputs["blobName"]: b for b in mocks.of_type("azure-native:storage:Blob")}
-        assert blobs["nested/b.txt"].inputs["contentType"].startswith("text/plain")
 
-    blob_ids = [blob.id for blob in store.inputs.values()]
-    return pulumi.Output.all(store.blob_endpoint, store.wheel_url, *blob_ids).apply(check)
+    return pulumi.Output.all(store.blob_endpoint).apply(check)
 
 
 @pulumi.runtime.test
-def test_pool_identity(mocks, files):
-    store = storage_component(files)
+def test_blob_files_is_one_resource_for_any_number_of_files(mocks, tmp_path):
+    folder = tmp_path / "texts"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "a.txt").write_text("alpha beta", encoding="utf-8")
+    (folder / "nested" / "b.txt").write_text("gamma", encoding="utf-8")
+    files = BlobFiles(
+        "inputs",
+        storage_endpoint="https://bwstunit.blob.core.windows.net",
+        container="input",
+        files={"a.txt": folder / "a.txt", "nested/b.txt": folder / "nested" / "b.txt"},
+    )
+
+    def check(blobs: dict[str, str]) -> None:
+        (declared,) = mocks.dynamic("files")
+        assert sorted(declared.inputs["files"]) == ["a.txt", "nested/b.txt"]  # names keep their folders
+        assert declared.inputs["files"]["a.txt"]["md5"] == "M89hI91cRte2/cnNcqu/Zg=="  # MD5 of "alpha beta"
+        assert blobs["a.txt"] == "M89hI91cRte2/cnNcqu/Zg=="
+
+    return files.blobs.apply(check)
+
+
+@pulumi.runtime.test
+def test_pool_identity(mocks):
+    store = storage_component()
     identity = PoolIdentity(
         "pool",
         PoolIdentityArgs(
@@ -100,8 +98,8 @@ def test_pool_identity(mocks, files):
 
 @pytest.mark.parametrize("autoscale", [False, True])
 @pulumi.runtime.test
-def test_batch_compute(mocks, files, autoscale):
-    store = storage_component(files)
+def test_batch_compute(mocks, autoscale):
+    store = storage_component()
     identity = PoolIdentity(
         "pool",
         PoolIdentityArgs("rg", "westeurope", SUBSCRIPTION, DEPLOYER, store.account, store.containers),
@@ -115,7 +113,7 @@ def test_batch_compute(mocks, files, autoscale):
             storage_account=store.account,
             identity=identity.identity,
             wheel_name="nodetask-9.9.9-py3-none-any.whl",
-            wheel_url=store.wheel_url,
+            wheel_url="https://bwstunit.blob.core.windows.net/application/nodetask/0123/nodetask-9.9.9-py3-none-any.whl",
             vm_size="Standard_D2s_v3",
             dedicated_nodes=2,
             spot_nodes=1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from infra import config as stack_config
 from infra import naming
 from infra.compute import IMAGE, autoscale_formula
 from infra.identity import STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER, STORAGE_BLOB_DELEGATOR
-from infra.program import build, find_wheel
+from infra.program import WHEEL_PREFIX, build, find_wheel
 from infra.storage import CONTAINERS
 from tests.support import pulumi_mocks
 from tests.support.pulumi_mocks import DEPLOYER, SUBSCRIPTION, Mocks
@@ -74,9 +75,15 @@ def test_program_graph(stack, use_stack, wheel):
         containers = mocks.of_type("azure-native:storage:BlobContainer")
         assert sorted(c.inputs["containerName"] for c in containers) == sorted(CONTAINERS)
         assert all(c.inputs["publicAccess"] == "None" for c in containers)
-        blobs = mocks.of_type("azure-native:storage:Blob")
-        assert sum(1 for b in blobs if b.inputs["blobName"] == wheel.name) == 1
-        inputs = sorted(b.inputs["blobName"] for b in blobs if b.inputs["blobName"] != wheel.name)
+        # No per-file Blob resources (they upload with ListKeys): one BlobFiles each for wheel and inputs.
+        assert mocks.of_type("azure-native:storage:Blob") == []
+        assert not [call for call in mocks.calls if "listStorageAccountKeys" in call or "ListKeys" in call]
+        (wheels,) = [r for r in mocks.dynamic("files") if r.inputs["prefix"] == WHEEL_PREFIX]
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()[:16]
+        wheel_blob = f"{WHEEL_PREFIX}{digest}/{wheel.name}"
+        assert list(wheels.inputs["files"]) == [wheel_blob]
+        (uploads,) = [r for r in mocks.dynamic("files") if r.inputs["prefix"] == ""]
+        inputs = sorted(uploads.inputs["files"])
         assert inputs == sorted(p.name for p in (ROOT / "data").glob("*.txt"))
 
         (pool,) = mocks.of_type("azure-native:batch:Pool")
@@ -93,8 +100,8 @@ def test_program_graph(stack, use_stack, wheel):
         assert "nodetask" in start["commandLine"]
         assert start["userIdentity"]["autoUser"]["elevationLevel"] == "Admin"
         (wheel_file,) = start["resourceFiles"]
-        assert wheel_file["filePath"] == f"wheels/{wheel.name}"
-        assert wheel_file["httpUrl"].endswith(f"/application/{wheel.name}")
+        assert wheel_file["filePath"] == f"wheels/{wheel.name}"  # pip needs the wheel's own name
+        assert wheel_file["httpUrl"].endswith(f"/application/{wheel_blob}")  # a new wheel, a new URL
         assert "identityReference" in wheel_file
         scale = pool.inputs["scaleSettings"]
         if values.get("batchwords:autoscale") == "true":
@@ -135,7 +142,7 @@ def test_program_graph(stack, use_stack, wheel):
             ("storage-account-id", STORAGE_BLOB_DATA_CONTRIBUTOR),
         }
 
-        (job,) = mocks.of_type("pulumi-python:dynamic:Resource")
+        (job,) = mocks.dynamic("job_id")
         assert job.inputs["numwords"] == int(values.get("batchwords:numwords", 10))
         assert job.inputs["job_max_wall_clock_hours"] == int(
             values.get("batchwords:jobMaxWallClockHours", 24)
@@ -156,10 +163,27 @@ def test_job_depends_on_the_pool_and_the_blobs(use_stack, wheel, mocker):
     run_program("dev", use_stack, wheel)
     opts = spy.call_args.kwargs["opts"]
     types = sorted({type(dep).__name__ for dep in opts.depends_on})
-    assert types == ["Blob", "Pool", "RoleAssignment"]
-    blob_count = sum(1 for dep in opts.depends_on if type(dep).__name__ == "Blob")
-    assert blob_count == len(list((ROOT / "data").glob("*.txt")))
+    assert types == ["BlobFiles", "Pool", "RoleAssignment"]
     return pulumi.Output.from_input(True)
+
+
+@pulumi.runtime.test
+def test_the_number_of_resources_does_not_grow_with_the_inputs(use_stack, wheel, tmp_path):
+    many = tmp_path / "many"
+    many.mkdir()
+    for index in range(60):
+        (many / f"text{index}.txt").write_text(f"word{index}", encoding="utf-8")
+    lots, outputs = run_program("dev", use_stack, wheel, inputFolder=str(many))
+
+    def check(_: Any) -> None:
+        # 60 inputs, and still the same handful of resources: none per input.
+        assert len(lots.resources) < 25
+        assert lots.of_type("azure-native:storage:Blob") == []
+        assert len(lots.dynamic("files")) == 2
+        (uploads,) = [r for r in lots.dynamic("files") if r.inputs["prefix"] == ""]
+        assert len(uploads.inputs["files"]) == 60
+
+    return pulumi.Output.all(*outputs.values()).apply(check)
 
 
 STACKS = sorted(path.name.split(".")[1] for path in ROOT.glob("Pulumi.*.yaml"))
@@ -185,7 +209,7 @@ def test_every_azure_name_follows_the_rule_of_its_type(stack, use_stack, wheel):
             assert naming.CONTAINER_NAME.fullmatch(container.inputs["containerName"])
         (pool,) = mocks.of_type("azure-native:batch:Pool")
         assert naming.BATCH_ID.fullmatch(pool.inputs["poolName"])
-        (job,) = mocks.of_type("pulumi-python:dynamic:Resource")
+        (job,) = mocks.dynamic("job_id")
         assert naming.BATCH_ID.fullmatch(job.inputs["job_id"])
         grants = mocks.of_type("azure-native:authorization:RoleAssignment")
         names = [r.inputs["roleAssignmentName"] for r in grants]

@@ -24,6 +24,7 @@ class Mocks(pulumi.runtime.Mocks):
 
     def __init__(self) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.calls: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(args)
@@ -44,11 +45,18 @@ class Mocks(pulumi.runtime.Mocks):
             outputs["accountEndpoint"] = f"{name}.westeurope.batch.azure.com"
         if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
             outputs.update(principalId="00000000-0000-0000-0000-0000000000a1", clientId="client")
-        if args.typ == "pulumi-python:dynamic:Resource":
+        if args.typ == "pulumi-python:dynamic:Resource" and "job_id" in inputs:  # BatchJob
             outputs.update(state="succeeded", job_ids=[inputs["job_id"]], top_words=[["the", 9]], tasks={})
+        if args.typ == "pulumi-python:dynamic:Resource" and "files" in inputs:  # BlobFiles
+            files = inputs["files"]
+            outputs.update(
+                blobs={name: entry["md5"] for name, entry in files.items()},
+                urls={name: f"{inputs['storage_endpoint']}/{inputs['container']}/{name}" for name in files},
+            )
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append(args.token)
         if args.token == "azure-native:authorization:getClientConfig":
             return {
                 "subscriptionId": SUBSCRIPTION,
@@ -63,9 +71,19 @@ class Mocks(pulumi.runtime.Mocks):
     def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
         return [r for r in self.resources if r.typ == typ]
 
+    def dynamic(self, marker: str) -> list[pulumi.runtime.MockResourceArgs]:
+        """The dynamic resources with input ``marker`` (job_id: BatchJob, files: BlobFiles)."""
+        return [r for r in self.of_type("pulumi-python:dynamic:Resource") if marker in r.inputs]
+
 
 def install(project: str = "batchwords", stack: str = "unit") -> Mocks:
     """Fresh mocks for one program run."""
     mocks = Mocks()
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
     return mocks
+
+
+def outs_of(result: Any) -> dict[str, Any]:
+    """The outputs of a dynamic provider verb's result (Create, Update or Read)."""
+    assert result.outs is not None
+    return dict(result.outs)

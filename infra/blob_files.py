@@ -1,0 +1,158 @@
+"""The ``BlobFiles`` dynamic resource: local files kept in sync with blobs under one prefix.
+
+It replaces one azure-native ``storage.Blob`` per file, which (a) uploads with
+the account key (ListKeys), so it fails where shared keys are off, and (b)
+puts one resource per input in the state. This is one resource however many
+files, a thin adapter over ``batchwords.Storage.sync_files``: Entra ID or
+Shared Key from the environment, MD5 skip, bounded concurrency; a file
+removed from the set is deleted from Storage, and blobs others put in the
+container are left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.dynamic
+
+import batchwords
+
+#: Changing any of these moves the files elsewhere: a new resource.
+REPLACE_FIELDS = ("storage_endpoint", "container", "prefix")
+OUTPUT_FIELDS = ("blobs", "urls")
+
+
+@dataclass(frozen=True)
+class BlobFilesInputs:
+    storage_endpoint: str
+    container: str
+    prefix: str
+    #: blob name -> (local path, base64 MD5 as the program read it)
+    files: dict[str, tuple[Path, str]]
+
+    @classmethod
+    def parse(cls, props: Mapping[str, Any]) -> BlobFilesInputs:
+        missing = [name for name in ("storage_endpoint", "container", "files") if props.get(name) is None]
+        if missing:
+            raise batchwords.ConfigError(
+                f"BlobFiles needs {', '.join(missing)}", [(n, "is required") for n in missing]
+            )
+        files = {
+            str(name): (Path(str(entry["path"])), str(entry["md5"]))
+            for name, entry in dict(props["files"]).items()
+        }
+        return cls(
+            str(props["storage_endpoint"]), str(props["container"]), str(props.get("prefix") or ""), files
+        )
+
+    def storage(self) -> batchwords.Storage:
+        """A client for this call only: nothing is kept on the (pickled) provider."""
+        return batchwords.Storage(self.storage_endpoint, batchwords.resolve_credentials().storage)
+
+    def sync(self, previous: BlobFilesInputs | None = None) -> dict[str, Any]:
+        missing = sorted(str(path) for path, _ in self.files.values() if not path.is_file())
+        if missing:
+            raise batchwords.ConfigError(
+                f"files to upload are gone: {', '.join(missing)}; run `pulumi up` again"
+            )
+        results, _ = self.storage().sync_files(
+            self.container,
+            {name: path for name, (path, _) in self.files.items()},
+            previous=previous.files if previous is not None else (),
+        )
+        stale = [blob.name for blob, _ in results if blob.md5 != self.files[blob.name][1]]
+        if stale:
+            raise batchwords.ConfigError(
+                f"files changed since the program read them: {', '.join(stale)}; run `pulumi up` again"
+            )
+        return _outputs([blob for blob, _ in results])
+
+
+def _outputs(blobs: list[batchwords.BlobInfo]) -> dict[str, Any]:
+    return {"blobs": {blob.name: blob.md5 for blob in blobs}, "urls": {blob.name: blob.url for blob in blobs}}
+
+
+class _BlobFilesProvider(pulumi.dynamic.ResourceProvider):
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+        try:
+            inputs = BlobFilesInputs.parse(news)
+        except batchwords.ConfigError as exc:
+            return pulumi.dynamic.CheckResult(
+                news, [pulumi.dynamic.CheckFailure(n, f"{n} {r}") for n, r in exc.problems]
+            )
+        except (TypeError, KeyError, ValueError) as exc:
+            return pulumi.dynamic.CheckResult(news, [pulumi.dynamic.CheckFailure("files", f"files {exc}")])
+        outside = sorted(name for name in inputs.files if not name.startswith(inputs.prefix))
+        failures = [
+            pulumi.dynamic.CheckFailure("files", f"files {name!r} is outside prefix {inputs.prefix!r}")
+            for name in outside
+        ]
+        return pulumi.dynamic.CheckResult(news, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        replaces = [name for name in REPLACE_FIELDS if olds.get(name) != news.get(name)]
+        return pulumi.dynamic.DiffResult(
+            changes=bool(replaces) or olds.get("files") != news.get("files"),
+            replaces=replaces,
+            stables=[name for name in REPLACE_FIELDS if name not in replaces],
+            delete_before_replace=False,
+        )
+
+    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        inputs = BlobFilesInputs.parse(props)
+        return pulumi.dynamic.CreateResult(
+            id_=f"{inputs.container}/{inputs.prefix}", outs={**props, **inputs.sync()}
+        )
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+        outs = BlobFilesInputs.parse(news).sync(previous=BlobFilesInputs.parse(olds))
+        return pulumi.dynamic.UpdateResult(outs={**news, **outs})
+
+    def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
+        inputs = BlobFilesInputs.parse(props)
+        blobs = [
+            blob
+            for blob in inputs.storage().list_blobs(inputs.container, inputs.prefix)
+            if blob.name in inputs.files
+        ]
+        return pulumi.dynamic.ReadResult(id_=id_, outs={**props, **_outputs(blobs)})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        inputs = BlobFilesInputs.parse(props)
+        storage = inputs.storage()
+        for name in inputs.files:  # only what this resource put there
+            storage.delete_blob(inputs.container, name)
+
+
+class BlobFiles(pulumi.dynamic.Resource):
+    """Local files as blobs under one prefix of a container, one resource for all of them."""
+
+    blobs: pulumi.Output[dict[str, str]]
+    urls: pulumi.Output[dict[str, str]]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        storage_endpoint: pulumi.Input[str],
+        container: pulumi.Input[str],
+        files: Mapping[str, Path],
+        prefix: str = "",
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        entries = {
+            blob: {"path": str(path.resolve()), "md5": batchwords.md5_base64(path)}
+            for blob, path in files.items()
+        }
+        props: dict[str, Any] = {
+            "storage_endpoint": storage_endpoint,
+            "container": container,
+            "prefix": prefix,
+            "files": entries,
+            **dict.fromkeys(OUTPUT_FIELDS),
+        }
+        super().__init__(_BlobFilesProvider(), name, props, opts)
