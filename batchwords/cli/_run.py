@@ -11,19 +11,10 @@ from typing import Any
 from .._credentials import resolve_credentials
 from .._exceptions import ConfigError
 from ._output import Progress, render
-from ._settings import config_dir, load_settings
+from ._settings import config_dir, load_settings, project_root
 from ._target import offline
 
 EXIT_TASKS_FAILED = 1
-
-
-def project_root() -> Path:
-    """The folder holding nodetask/ and build/ (the current one, or above it)."""
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "nodetask" / "pyproject.toml").exists():
-            return folder
-    return here
 
 
 def add_parser(commands: Any) -> None:

@@ -75,6 +75,15 @@ class Target:
     source: str
 
 
+def project_root() -> Path:
+    """The folder holding nodetask/, infra/ and build/ (the current one, or above it)."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nodetask" / "pyproject.toml").exists():
+            return folder
+    return here
+
+
 def stack_outputs(stack: str) -> dict[str, Any]:
     """`pulumi stack output --json` for a stack; a clear error without the Pulumi CLI."""
     pulumi = shutil.which("pulumi")
@@ -83,8 +92,14 @@ def stack_outputs(stack: str) -> dict[str, Any]:
             f"--stack {stack} needs the Pulumi CLI, which is not installed here; install it, or give "
             "--batch-endpoint and --storage-endpoint"
         )
+    # The Pulumi project (Pulumi.yaml and the stack files) lives in infra/.
+    project = project_root() / "infra"
     proc = subprocess.run(
-        [pulumi, "stack", "output", "--json", "--stack", stack], capture_output=True, text=True, check=False
+        [pulumi, "stack", "output", "--json", "--stack", stack],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=project if (project / "Pulumi.yaml").exists() else None,
     )
     if proc.returncode != 0:
         raise ConfigError(f"pulumi stack output for stack {stack} failed: {proc.stderr.strip()[-400:]}")
