@@ -191,10 +191,15 @@ class JobSet:
         return collect(self.batch, self.storage, self.spec, self.job_ids, task_ids)
 
     def outputs(
-        self, inputs: Mapping[str, str], *, wait_timeout: float = 0, poll_interval: float = 2.0
+        self,
+        inputs: Mapping[str, str],
+        *,
+        wait_timeout: float = 0,
+        poll_interval: float = 2.0,
+        progress: Callable[[TaskCounts], None] | None = None,
     ) -> JobSetOutputs:
         """Wait up to ``wait_timeout`` seconds, then report what is known about the current ``inputs``."""
-        counts, done = self.wait(timeout=max(wait_timeout, 0), poll_interval=poll_interval)
+        counts, done = self.wait(timeout=max(wait_timeout, 0), poll_interval=poll_interval, progress=progress)
         current = {task_id_for(name, md5): name for name, md5 in inputs.items()}
         top: list[tuple[str, int]] = []
         total = distinct = 0

@@ -9,6 +9,7 @@ outputs are the core's (see ``batchwords.JobSet``).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -102,7 +103,18 @@ class BatchJobInputs:
         return batchwords.JobSet(batch, storage, self.spec, job_ids or [])
 
     def outputs(self, job_set: batchwords.JobSet, *, wait: bool) -> dict[str, Any]:
-        return job_set.outputs(self.inputs, wait_timeout=self.wait_timeout_seconds if wait else 0).to_dict()
+        last = [""]
+
+        def progress(counts: batchwords.TaskCounts) -> None:
+            # A Python dynamic provider has no engine connection to log through: its stderr
+            # reaches only Pulumi's verbose log (`pulumi up --logtostderr -v=9`).
+            line = f"{counts.completed}/{counts.total} tasks done, {counts.failed} failed"
+            if line != last[0]:
+                last[0] = line
+                print(f"batchwords: job set {self.spec.job_set}: {line}", file=sys.stderr, flush=True)
+
+        timeout = self.wait_timeout_seconds if wait else 0
+        return job_set.outputs(self.inputs, wait_timeout=timeout, progress=progress).to_dict()
 
 
 def _job_ids(id_: str, props: Mapping[str, Any]) -> list[str]:

@@ -120,7 +120,7 @@ class TestDiff:
         assert _BatchJobProvider().diff("id", olds, dict(olds)).changes is False
 
 
-def test_create_update_delete(emulators, env, pool, tmp_path):
+def test_create_update_delete(emulators, env, pool, tmp_path, capsys):
     provider = _BatchJobProvider()
     spec = emulators.spec()
     upload_samples(emulators, spec)
@@ -135,6 +135,8 @@ def test_create_update_delete(emulators, env, pool, tmp_path):
     assert all(task["exit_code"] == 0 and task["output_url"] for task in outs["tasks"].values())
     assert {task["state"] for task in outs["tasks"].values()} == {"completed"}
     assert_no_secret(str(outs), env)
+    # Progress for Pulumi's verbose log: the provider host's stderr.
+    assert f"batchwords: job set {spec.job_set}: 4/4 tasks done, 0 failed" in capsys.readouterr().err
 
     # One more file: exactly one new task, in a follow-up job; outputs cover all inputs.
     extra = tmp_path / "extra"
