@@ -31,6 +31,7 @@ from azure.storage.blob import (
 )
 
 from ._exceptions import ConfigError, StorageError
+from ._roles import waiting_for_roles
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ class Storage:
         return deleted
 
     def list_blobs(self, container: str, prefix: str = "") -> list[BlobInfo]:
-        try:
+        def listing() -> list[BlobInfo]:
             return [
                 BlobInfo(
                     name=blob.name,
@@ -170,6 +171,9 @@ class Storage:
                 )
                 for blob in self._container(container).list_blobs(name_starts_with=prefix or None)
             ]
+
+        try:
+            return waiting_for_roles(f"listing container {container}", listing)
         except ResourceNotFoundError as exc:
             raise StorageError(f"container {container} does not exist in {self.account_url}") from exc
         except AzureError as exc:
@@ -283,7 +287,10 @@ class Storage:
             now = datetime.now(UTC)
             start, expiry = now - CLOCK_SKEW, max(expiry, now + MAX_USER_DELEGATION - KEY_MARGIN)
             try:
-                key = self._service.get_user_delegation_key(start, expiry)
+                key = waiting_for_roles(
+                    "getting a user delegation key",
+                    lambda: self._service.get_user_delegation_key(start, expiry),
+                )
             except HttpResponseError as exc:
                 raise _storage_error(
                     "getting a user delegation key (the signed-in principal needs "

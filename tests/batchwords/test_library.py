@@ -21,6 +21,7 @@ from batchwords import (
     JobSpec,
     NotFoundError,
     Storage,
+    StorageError,
     SubmitError,
     TaskCounts,
     TaskLimits,
@@ -177,6 +178,48 @@ class TestStorage:
         assert reading.value.status_code == 403
         assert "se=" in sas
         assert "st=" in sas
+
+
+def not_yet_authorized(code: str = "AuthorizationPermissionMismatch") -> HttpResponseError:
+    """A 403 as Storage answers while a new role assignment has not applied yet."""
+    error = HttpResponseError(message=f"{code}: This request is not authorized to perform this operation")
+    error.status_code = 403
+    error.error_code = code  # type: ignore[attr-defined]  # set by azure-storage-blob's error handling
+    return error
+
+
+class TestRolePropagation:
+    """Azurite has no roles to propagate; the 403 Storage gives meanwhile is injected."""
+
+    def test_a_403_while_a_role_applies_is_retried_with_backoff(self, emulators, mocker, caplog):
+        spec = emulators.spec()
+        upload_samples(emulators, spec)
+        real = ContainerClient.list_blobs
+        failures = [not_yet_authorized(), not_yet_authorized("AuthorizationFailure")]
+
+        def list_blobs(self, *args, **kwargs):
+            if failures:
+                raise failures.pop(0)
+            return real(self, *args, **kwargs)
+
+        mocker.patch.object(ContainerClient, "list_blobs", list_blobs)
+        slept = mocker.patch("batchwords._roles.time.sleep")
+        assert len(emulators.storage.list_blobs(spec.input_container)) == len(list(DATA.glob("*.txt")))
+        assert [call.args[0] for call in slept.call_args_list] == [2.0, 4.0]
+        assert "waiting for a new role assignment to apply" in caplog.text
+
+    def test_the_wait_is_bounded_and_other_refusals_are_not_retried(self, emulators, mocker):
+        mocker.patch.object(ContainerClient, "list_blobs", side_effect=not_yet_authorized())
+        mocker.patch("batchwords._roles.ROLE_WAIT_SECONDS", 0.0)
+        with pytest.raises(StorageError, match="AuthorizationPermissionMismatch"):
+            emulators.storage.list_blobs("input")
+        slept = mocker.patch("batchwords._roles.time.sleep")
+        mocker.patch.object(
+            ContainerClient, "list_blobs", side_effect=not_yet_authorized("AuthenticationFailed")
+        )
+        with pytest.raises(StorageError, match="AuthenticationFailed"):
+            emulators.storage.list_blobs("input")
+        assert slept.call_count == 0
 
 
 class TestUserDelegation:
