@@ -17,6 +17,7 @@ from typing import Any
 
 import pulumi
 import pulumi.dynamic
+from pulumi.runtime import rpc
 
 import batchwords
 
@@ -117,12 +118,19 @@ class BatchJobInputs:
         return job_set.outputs(self.inputs, wait_timeout=timeout, progress=progress).to_dict()
 
 
+def _unknown(props: Mapping[str, Any]) -> bool:
+    """In a preview the engine sends values not known yet (a new pool's name) as a sentinel."""
+    return any(value == rpc.UNKNOWN for value in props.values())
+
+
 def _job_ids(id_: str, props: Mapping[str, Any]) -> list[str]:
     return list(props.get("job_ids") or [id_])
 
 
 class _BatchJobProvider(pulumi.dynamic.ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+        if _unknown(news):
+            return pulumi.dynamic.CheckResult(news, [])  # a preview: create checks again, known
         try:
             BatchJobInputs.parse(news)
         except batchwords.ConfigError as exc:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pulumi
 import pulumi.dynamic
+from pulumi.runtime import rpc
 
 import batchwords
 
@@ -54,21 +55,22 @@ class BlobFilesInputs:
         return batchwords.Storage(self.storage_endpoint, batchwords.resolve_credentials().storage)
 
     def sync(self, previous: BlobFilesInputs | None = None) -> dict[str, Any]:
+        """Upload the files as the program read them, or nothing: a file gone or changed since is refused."""
         missing = sorted(str(path) for path, _ in self.files.values() if not path.is_file())
         if missing:
             raise batchwords.ConfigError(
                 f"files to upload are gone: {', '.join(missing)}; run `pulumi up` again"
+            )
+        stale = sorted(name for name, (path, md5) in self.files.items() if batchwords.md5_base64(path) != md5)
+        if stale:
+            raise batchwords.ConfigError(
+                f"files changed since the program read them: {', '.join(stale)}; run `pulumi up` again"
             )
         results, _ = self.storage().sync_files(
             self.container,
             {name: path for name, (path, _) in self.files.items()},
             previous=previous.files if previous is not None else (),
         )
-        stale = [blob.name for blob, _ in results if blob.md5 != self.files[blob.name][1]]
-        if stale:
-            raise batchwords.ConfigError(
-                f"files changed since the program read them: {', '.join(stale)}; run `pulumi up` again"
-            )
         return _outputs([blob for blob, _ in results])
 
 
@@ -78,6 +80,8 @@ def _outputs(blobs: list[batchwords.BlobInfo]) -> dict[str, Any]:
 
 class _BlobFilesProvider(pulumi.dynamic.ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+        if any(value == rpc.UNKNOWN for value in news.values()):
+            return pulumi.dynamic.CheckResult(news, [])  # a preview: create checks again, known
         try:
             inputs = BlobFilesInputs.parse(news)
         except batchwords.ConfigError as exc:
@@ -144,9 +148,10 @@ class BlobFiles(pulumi.dynamic.Resource):
         prefix: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        #: blob name -> base64 MD5, known while the program runs (also in a preview).
+        self.local_md5 = {blob: batchwords.md5_base64(path) for blob, path in files.items()}
         entries = {
-            blob: {"path": str(path.resolve()), "md5": batchwords.md5_base64(path)}
-            for blob, path in files.items()
+            blob: {"path": str(path.resolve()), "md5": self.local_md5[blob]} for blob, path in files.items()
         }
         props: dict[str, Any] = {
             "storage_endpoint": storage_endpoint,

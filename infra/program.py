@@ -113,7 +113,8 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         batch_endpoint=compute.endpoint,
         storage_endpoint=store.blob_endpoint,
         input_container=store.containers["input"].name,
-        inputs=inputs.blobs,
+        # Known in a preview too; depending on `inputs` orders the job after the upload.
+        inputs=inputs.local_md5,
         output_container=store.containers["output"].name,
         numwords=config.numwords,
         max_wall_clock_minutes=config.task_max_wall_clock_minutes,

@@ -23,6 +23,7 @@ import pytest
 import yaml
 from google.protobuf import json_format, struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
+from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 import batchwords
@@ -191,6 +192,7 @@ def test_blob_files_verbs_over_grpc(emulators, host, tmp_path):
     host.configure()
     props = props_for("a.txt", "b.txt")
     assert list(host.check("files", props).failures) == []
+    assert list(host.check("files", {**props, "storage_endpoint": rpc.UNKNOWN}).failures) == []
     id_, outs = host.create("files", props)
     assert sorted(outs["blobs"]) == ["a.txt", "b.txt"]
     assert sorted(host.read("files", id_, outs)["blobs"]) == ["a.txt", "b.txt"]
