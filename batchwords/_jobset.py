@@ -19,7 +19,7 @@ from ._exceptions import BatchServiceError, ConfigError, DeadlineError
 from ._results import JobResults, TaskResult, collect, task_results
 from ._spec import JobSpec
 from ._storage import BlobInfo, Storage, sas_lifetime
-from ._tasks import build_task, input_problems, plan_tasks, task_id_for
+from ._tasks import build_task, check_inputs, plan_tasks, task_id_for
 
 logger = logging.getLogger(__name__)
 
@@ -99,9 +99,7 @@ class JobSet:
         job. Returns None when nothing is new. The inputs must be in the input
         container with the given MD5s.
         """
-        problems = input_problems(inputs)
-        if problems:
-            raise ConfigError("; ".join(reason for _, reason in problems), problems)
+        check_inputs(inputs)
         done = {task_id_for(name, md5) for name, md5 in (known or {}).items()}
         new = sorted(name for name, md5 in inputs.items() if task_id_for(name, md5) not in done)
         if not new:

@@ -149,11 +149,7 @@ class Storage:
         deleted = 0
         try:
             for blob in self._container(container).list_blobs(name_starts_with=prefix):
-                try:
-                    self._container(container).delete_blob(blob.name, delete_snapshots="include")
-                    deleted += 1
-                except ResourceNotFoundError:
-                    pass
+                deleted += self.delete_blob(container, blob.name)
         except ResourceNotFoundError:
             return deleted
         except AzureError as exc:
@@ -244,14 +240,15 @@ class Storage:
             self.delete_blob(container, name)
         return results, gone
 
-    def delete_blob(self, container: str, name: str) -> None:
-        """Delete one blob; one that is already gone is fine."""
+    def delete_blob(self, container: str, name: str) -> bool:
+        """Delete one blob; one that is already gone is fine (returns False)."""
         try:
             self._container(container).delete_blob(name, delete_snapshots="include")
         except ResourceNotFoundError:
-            pass
+            return False
         except AzureError as exc:
             raise _storage_error(f"deleting {container}/{name}", exc) from exc
+        return True
 
     def read_blob(self, container: str, name: str) -> bytes:
         try:

@@ -81,11 +81,16 @@ def input_problems(inputs: Mapping[str, str]) -> list[tuple[str, str]]:
     return found
 
 
-def plan_tasks(inputs: list[BlobInfo]) -> dict[str, BlobInfo]:
-    """Task id for every input; bad inputs raise one ``ConfigError`` naming each problem."""
-    problems = input_problems({blob.name: blob.md5 for blob in inputs})
+def check_inputs(inputs: Mapping[str, str]) -> None:
+    """Bad inputs raise one ``ConfigError`` naming each problem (see ``input_problems``)."""
+    problems = input_problems(inputs)
     if problems:
         raise ConfigError("; ".join(reason for _, reason in problems), problems)
+
+
+def plan_tasks(inputs: list[BlobInfo]) -> dict[str, BlobInfo]:
+    """Task id for every input; bad inputs raise one ``ConfigError`` naming each problem."""
+    check_inputs({blob.name: blob.md5 for blob in inputs})
     return {task_id_for(blob.name, blob.md5): blob for blob in inputs}
 
 

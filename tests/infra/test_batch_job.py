@@ -7,39 +7,17 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from batchwords import offline
 from infra.batch_job import _BatchJobProvider
-from tests.support.emulators import upload_samples
+from tests.support.emulators import batch_job_props, upload_samples
 from tests.support.pulumi_mocks import outs_of
 from tests.support.words import DATA, all_words, ranked
 
 pytestmark = pytest.mark.azurite
-
-
-def props_for(emulators, folder: Path = DATA, spec=None, **overrides):
-    spec = spec or emulators.spec()
-    blobs = emulators.storage.list_blobs(spec.input_container)
-    names = {path.name for path in folder.glob("*.txt")}
-    props = {
-        "job_id": spec.job_set,
-        "pool_id": "pool",
-        "batch_endpoint": emulators.localbatch.endpoint,
-        "storage_endpoint": emulators.storage.account_url,
-        "input_container": spec.input_container,
-        "output_container": spec.output_container,
-        "inputs": {blob.name: blob.md5 for blob in blobs if blob.name in names},
-        "numwords": 5,
-        "max_retries": 1,
-        "wait": True,
-        "wait_timeout_seconds": 120,
-    }
-    props.update(overrides)
-    return props
 
 
 def assert_no_secret(text: str, env: dict[str, str]) -> None:
@@ -52,7 +30,7 @@ def assert_no_secret(text: str, env: dict[str, str]) -> None:
 class TestCheck:
     def test_good_inputs(self, emulators, env):
         upload_samples(emulators, emulators.spec())
-        result = _BatchJobProvider().check({}, props_for(emulators))
+        result = _BatchJobProvider().check({}, batch_job_props(emulators))
         assert result.failures == []
 
     @pytest.mark.parametrize(
@@ -79,19 +57,21 @@ class TestCheck:
     )
     def test_bad_field_is_named(self, emulators, env, field, value, message):
         upload_samples(emulators, emulators.spec())
-        result = _BatchJobProvider().check({}, props_for(emulators, **{field: value}))
+        result = _BatchJobProvider().check({}, batch_job_props(emulators, **{field: value}))
         assert [(f.property, f.reason) for f in result.failures if message in f.reason] == [
             (field, next(f.reason for f in result.failures if message in f.reason))
         ]
 
     def test_every_bad_field_at_once(self, emulators, env):
         upload_samples(emulators, emulators.spec())
-        result = _BatchJobProvider().check({}, props_for(emulators, numwords=0, job_id="bad id!", inputs={}))
+        result = _BatchJobProvider().check(
+            {}, batch_job_props(emulators, numwords=0, job_id="bad id!", inputs={})
+        )
         assert sorted(f.property for f in result.failures) == ["inputs", "job_id", "numwords"]
 
     def test_missing_field(self, emulators, env):
         upload_samples(emulators, emulators.spec())
-        props = props_for(emulators)
+        props = batch_job_props(emulators)
         del props["pool_id"]
         (failure,) = _BatchJobProvider().check({}, props).failures
         assert "pool_id" in failure.reason
@@ -100,7 +80,7 @@ class TestCheck:
 class TestDiff:
     def test_inputs_update_in_place(self, emulators, env):
         upload_samples(emulators, emulators.spec())
-        olds = props_for(emulators)
+        olds = batch_job_props(emulators)
         news = dict(olds, inputs={**olds["inputs"], "new.txt": "AAAAAAAAAAAAAAAAAAAAAA=="})
         diff = _BatchJobProvider().diff("id", olds, news)
         assert diff.changes is True
@@ -109,14 +89,14 @@ class TestDiff:
     @pytest.mark.parametrize(("field", "value"), [("numwords", 7), ("pool_id", "other"), ("job_id", "other")])
     def test_pool_numwords_job_id_replace(self, emulators, env, field, value):
         upload_samples(emulators, emulators.spec())
-        olds = props_for(emulators)
+        olds = batch_job_props(emulators)
         diff = _BatchJobProvider().diff("id", olds, dict(olds, **{field: value}))
         assert diff.replaces == [field]
         assert diff.delete_before_replace is True
 
     def test_no_change(self, emulators, env):
         upload_samples(emulators, emulators.spec())
-        olds = props_for(emulators)
+        olds = batch_job_props(emulators)
         assert _BatchJobProvider().diff("id", olds, dict(olds)).changes is False
 
 
@@ -124,7 +104,7 @@ def test_create_update_delete(emulators, env, pool, tmp_path, capsys):
     provider = _BatchJobProvider()
     spec = emulators.spec()
     upload_samples(emulators, spec)
-    props = props_for(emulators)
+    props = batch_job_props(emulators)
     created = provider.create(props)
     outs = outs_of(created)
     assert created.id == spec.job_set
@@ -168,7 +148,7 @@ def test_wait_is_bounded_and_read_completes_later(emulators, env):
     spec = emulators.spec()
     upload_samples(emulators, spec)
     # No pool: nothing runs, so a bounded wait must return what it knows.
-    created = _BatchJobProvider().create(props_for(emulators, wait_timeout_seconds=1))
+    created = _BatchJobProvider().create(batch_job_props(emulators, wait_timeout_seconds=1))
     outs = outs_of(created)
     assert outs["state"] == "running"
     assert outs["top_words"] == []
@@ -194,7 +174,7 @@ def test_serialized_provider_runs_in_a_fresh_interpreter(emulators, env, pool, t
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     proc = subprocess.run(
-        [sys.executable, "-c", script, serialized, json.dumps(props_for(emulators))],
+        [sys.executable, "-c", script, serialized, json.dumps(batch_job_props(emulators))],
         cwd=outside,
         env={**os.environ, **env},
         capture_output=True,
@@ -227,7 +207,7 @@ def test_provider_and_offline_run_give_identical_outputs(emulators, env, azurite
         output_container=offline.CONTAINERS["output"],
     )
     upload_samples(emulators, spec)
-    props = props_for(emulators, spec=spec)
+    props = batch_job_props(emulators, spec=spec)
     provided = outs_of(_BatchJobProvider().create(props))
     expected = run.outputs.to_dict()
     assert {name: provided[name] for name in expected} == expected

@@ -29,7 +29,7 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 import batchwords
 from infra.batch_job import _BatchJobProvider
 from infra.blob_files import _BlobFilesProvider
-from tests.support.emulators import upload_samples
+from tests.support.emulators import batch_job_props, upload_samples
 from tests.support.words import ROOT
 
 pytestmark = pytest.mark.azurite
@@ -125,23 +125,16 @@ def host(env) -> Iterator[Host]:
 def test_batch_job_verbs_over_grpc(emulators, host, tmp_path):
     spec = emulators.spec()
     inputs = upload_samples(emulators, spec)
-    props = {
-        "__provider": serialize_provider(_BatchJobProvider()),
-        "job_id": spec.job_set,
-        "pool_id": "pool",
-        "batch_endpoint": emulators.localbatch.endpoint,
-        "storage_endpoint": emulators.storage.account_url,
-        "input_container": spec.input_container,
-        "output_container": spec.output_container,
-        "inputs": inputs,
-        "numwords": 5,
-        "max_wall_clock_minutes": 30,
-        "max_retries": 1,
-        "retention_hours": 24,
-        "job_max_wall_clock_hours": 24,
-        "wait": False,  # no pool: the tasks wait, and the verbs must not
-        "wait_timeout_seconds": 0,
-    }
+    props = batch_job_props(
+        emulators,
+        spec=spec,
+        __provider=serialize_provider(_BatchJobProvider()),
+        max_wall_clock_minutes=30,
+        retention_hours=24,
+        job_max_wall_clock_hours=24,
+        wait=False,  # no pool: the tasks wait, and the verbs must not
+        wait_timeout_seconds=0,
+    )
     host.configure()
     checked = host.check("job", props)
     assert list(checked.failures) == []

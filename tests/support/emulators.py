@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient
@@ -129,3 +130,27 @@ def upload_samples(emulators: Emulators, spec: JobSpec, folder: Path = DATA) -> 
     """The sample texts in the spec's input container; returns them as name -> MD5."""
     emulators.storage.ensure_container(spec.input_container)
     return {blob.name: blob.md5 for blob, _ in emulators.storage.upload_folder(folder, spec.input_container)}
+
+
+def batch_job_props(
+    emulators: Emulators, folder: Path = DATA, spec: JobSpec | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """A BatchJob resource's properties over the texts of ``folder`` already in the spec's input container."""
+    spec = spec or emulators.spec()
+    names = {path.name for path in folder.glob("*.txt")}
+    blobs = emulators.storage.list_blobs(spec.input_container)
+    props: dict[str, Any] = {
+        "job_id": spec.job_set,
+        "pool_id": "pool",
+        "batch_endpoint": emulators.localbatch.endpoint,
+        "storage_endpoint": emulators.storage.account_url,
+        "input_container": spec.input_container,
+        "output_container": spec.output_container,
+        "inputs": {blob.name: blob.md5 for blob in blobs if blob.name in names},
+        "numwords": 5,
+        "max_retries": 1,
+        "wait": True,
+        "wait_timeout_seconds": 120,
+    }
+    props.update(overrides)
+    return props
