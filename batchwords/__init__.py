@@ -23,10 +23,12 @@ from ._jobset import JobSet, JobSetOutputs, Submitted
 from ._pool import (
     NODE_AGENT_SKU,
     UBUNTU_IMAGE,
+    NodetaskRelease,
     StartTask,
-    install_script,
     nodetask_start_task,
     pool_options,
+    preparation_task,
+    wheels_digest,
 )
 from ._results import JobResults, TaskResult, merge_counts
 from ._spec import JOB_SET_ID, JobSpec
@@ -51,6 +53,7 @@ __all__ = [
     "JobSet",
     "JobSetOutputs",
     "JobSpec",
+    "NodetaskRelease",
     "NotFoundError",
     "ServiceStartError",
     "StartTask",
@@ -64,14 +67,15 @@ __all__ = [
     "__version__",
     "build_task",
     "input_problems",
-    "install_script",
     "md5_base64",
     "merge_counts",
     "nodetask_start_task",
     "plan_tasks",
     "pool_options",
+    "preparation_task",
     "resolve_credentials",
     "sas_lifetime",
     "sign_in",
     "task_id_for",
+    "wheels_digest",
 ]

@@ -145,9 +145,17 @@ class Batch:
 
     # -- jobs --------------------------------------------------------------
 
-    def ensure_job(self, job_id: str, pool_id: str, job_set: str, max_wall_clock: timedelta) -> str:
+    def ensure_job(
+        self,
+        job_id: str,
+        pool_id: str,
+        job_set: str,
+        max_wall_clock: timedelta,
+        preparation: batch_models.BatchJobPreparationTask | None = None,
+    ) -> str:
         """Create the job (noAction until its tasks are in, ended by Batch after
-        ``max_wall_clock``), or adopt it; returns its state."""
+        ``max_wall_clock``, ``preparation`` run on each node first), or adopt it;
+        returns its state."""
         try:
             self._client.create_job(
                 batch_models.BatchJobCreateOptions(
@@ -155,6 +163,7 @@ class Batch:
                     pool_info=batch_models.BatchPoolInfo(pool_id=pool_id),
                     constraints=batch_models.BatchJobConstraints(max_wall_clock_time=max_wall_clock),
                     all_tasks_complete_mode="noaction",
+                    job_preparation_task=preparation,
                     metadata=[batch_models.BatchMetadataItem(name=JOB_SET_METADATA, value=job_set)],
                 )
             )

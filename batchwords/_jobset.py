@@ -147,14 +147,16 @@ class JobSet:
                 job_set=spec.job_set,
                 numwords=spec.numwords,
                 limits=spec.limits,
-                nodetask_command=spec.nodetask_command,
+                nodetask_command=spec.command,
             )
             for task_id, blob in planned.items()
         ]
         # One deadline and one budget of server errors for the whole submission.
         batch = self.batch.with_deadline(self.submit_timeout, self.server_error_budget)
         try:
-            state = batch.ensure_job(job_id, spec.pool_id, spec.job_set, spec.job_max_wall_clock)
+            state = batch.ensure_job(
+                job_id, spec.pool_id, spec.job_set, spec.job_max_wall_clock, spec.preparation_task()
+            )
             existing = batch.task_ids(job_id)
             to_add = [task for task in tasks if task.id not in existing]
             if state in TERMINAL_JOB_STATES:

@@ -1,13 +1,24 @@
-"""The pool and the one StartTask that installs nodetask, for the Pulumi program and the offline run."""
+"""The pool, and how nodetask gets onto its nodes: the StartTask and each job's preparation task.
+
+A nodetask release is named by the digest of its wheels and installed on a
+node into a folder of that name, at most once. The pool's StartTask installs
+the release the pool was created with; every job's preparation task installs
+the job's own release when the node lacks it, so a job's tasks always run the
+wheel it was submitted with, whatever the nodes booted with.
+"""
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from pathlib import Path
 
 from azure.batch import models as batch_models
+
+from . import _node_fetch
 
 #: A current Ubuntu LTS marketplace image and the node agent that matches it
 #: (the Pulumi program's pool and the offline run's use the same).
@@ -15,15 +26,13 @@ UBUNTU_IMAGE = {"publisher": "canonical", "offer": "ubuntu-24_04-lts", "sku": "s
 NODE_AGENT_SKU = "batch.node.ubuntu 24.04"
 DEFAULT_VM_SIZE = "standard_d2s_v3"
 
-#: Where nodetask lives on a node; tasks run ``$VENV/bin/nodetask`` (see _tasks).
-VENV = "$AZ_BATCH_NODE_SHARED_DIR/batchwords/venv"
+#: Where nodetask releases live on a node (expanded by /bin/sh there).
+RELEASES = "$AZ_BATCH_NODE_SHARED_DIR/batchwords"
 #: Seconds apt waits for the dpkg lock (held by unattended-upgrades on a fresh node).
 APT_LOCK_TIMEOUT = 600
-#: The StartTask's folder of wheels (relative to its working directory).
+#: The install's folder of wheels (relative to its task's working directory).
 WHEEL_DIR = "wheels"
-
-#: A wheel's URL: a string, or in the Pulumi program an Output of one.
-Url = TypeVar("Url")
+DIGEST_CHARS = 16
 
 
 def pool_options(
@@ -48,46 +57,117 @@ def pool_options(
     )
 
 
-def install_script(*, use_index: bool, python: str = "python3", install_venv_package: bool = False) -> str:
-    """Shell commands that (re)install nodetask into the shared virtual environment.
+def wheels_digest(wheels: Sequence[Path]) -> str:
+    """The content digest that names a release: every wheel's name and bytes."""
+    digest = hashlib.sha256()
+    for wheel in sorted(wheels, key=lambda path: path.name):
+        digest.update(wheel.name.encode() + b"\0" + hashlib.sha256(wheel.read_bytes()).digest())
+    return digest.hexdigest()[:DIGEST_CHARS]
 
-    Idempotent: a rerun (node reboot, recovery) rebuilds the same environment.
-    Without ``use_index`` nodetask and its dependencies come from the wheels
-    given as resource files only, for nodes without a package index.
-    ``install_venv_package`` first installs Debian's python3-venv (absent from
-    Ubuntu's marketplace images; needs an elevated StartTask).
-    """
-    index = "" if use_index else "--no-index "
-    # On first boot unattended-upgrades often holds the dpkg lock: wait for it.
-    apt = f"apt-get -o DPkg::Lock::Timeout={APT_LOCK_TIMEOUT} -qq"
-    venv_package = (
-        f"export DEBIAN_FRONTEND=noninteractive; {apt} update; {apt} install -y python3-venv; "
-        if install_venv_package
-        else ""
-    )
-    return (
-        "set -e; "
-        f"{venv_package}"
-        f'{shlex.quote(python)} -m venv --clear "{VENV}"; '
-        f'"{VENV}/bin/python" -m pip install --quiet --disable-pip-version-check '
-        f"{index}--find-links {WHEEL_DIR} nodetask; "
-        # An elevated StartTask's files must stay usable by the tasks' non-admin user.
-        f'chmod -R a+rX "{VENV}"; '
-        f'"{VENV}/bin/nodetask" --help > /dev/null'
-    )
+
+def _fetch_program() -> str:
+    """``_node_fetch`` as one ``python3 -c`` argument: its code without docstring or comments."""
+    tree = ast.parse(Path(_node_fetch.__file__).read_text(encoding="utf-8"))
+    tree.body = tree.body[1:]  # the module docstring
+    return ast.unparse(tree)
 
 
 @dataclass(frozen=True)
-class StartTask(Generic[Url]):
-    """The StartTask that installs nodetask, independent of the API that creates the pool.
+class NodetaskRelease:
+    """One build of nodetask for the nodes: its wheels and where a node installs them."""
+
+    #: ``wheels_digest`` of the wheels.
+    digest: str
+    #: (file name, URL) of every wheel.
+    wheels: tuple[tuple[str, str], ...]
+    #: Dependencies may come from the package index (Azure), or only from ``wheels`` (offline).
+    use_index: bool
+    #: Resource id of the managed identity the node downloads with; None when the URLs carry a SAS.
+    identity: str | None = None
+    #: The node's Python (Ubuntu's python3 on Azure).
+    python: str = "python3"
+    #: Seconds a download keeps retrying (new role assignments take up to about 10 minutes).
+    fetch_wait: float = 900.0
+    #: Runs of an install script, ``retry_delay`` x n seconds apart, within each of Batch's tries.
+    attempts: int = 3
+    retry_delay: int = 30
+
+    @property
+    def venv(self) -> str:
+        return f"{RELEASES}/nodetask-{self.digest}"
+
+    @property
+    def command(self) -> str:
+        """How a task runs this release's nodetask (under /bin/sh)."""
+        return f'"{self.venv}/bin/nodetask"'
+
+    def install_script(self) -> str:
+        """Shell commands installing the release unless the node has it; safe to run concurrently.
+
+        A lock serialises installers (StartTask, several jobs' preparation
+        tasks); a marker written last tells a finished install from a broken one.
+        """
+        fetch = [self.python, "-c", _fetch_program(), "--wait", str(self.fetch_wait)]
+        if self.identity:
+            fetch += ["--identity", self.identity]
+        for name, url in self.wheels:
+            fetch += [f"{WHEEL_DIR}/{name}", url]
+        index = "" if self.use_index else "--no-index "
+        venv, python = self.venv, shlex.quote(self.python)
+        return (
+            "set -e; "
+            f'mkdir -p "{RELEASES}"; chmod 1777 "{RELEASES}" 2>/dev/null || true; '
+            f'(umask 0; : >> "{venv}.lock") 2>/dev/null || true; '
+            f'exec 9< "{venv}.lock"; flock 9; '
+            f'if [ -f "{venv}/.installed" ]; then echo "nodetask {self.digest} is installed"; exit 0; fi; '
+            f'rm -rf "{venv}" {WHEEL_DIR}; mkdir -p {WHEEL_DIR}; '
+            f"{shlex.join(fetch)}; "
+            f'{python} -m venv "{venv}"; '
+            f'"{venv}/bin/python" -m pip install --quiet --disable-pip-version-check '
+            f"{index}--find-links {WHEEL_DIR} nodetask; "
+            # Installed by one user, run by the tasks' others.
+            f'chmod -R a+rX "{venv}"; '
+            f'"{venv}/bin/nodetask" --help > /dev/null; '
+            f'touch "{venv}/.installed"; echo "installed nodetask {self.digest}"'
+        )
+
+
+def system_script(*, install_venv_package: bool) -> str:
+    """What the node needs before any release: Debian's python3-venv, absent from Ubuntu's
+    marketplace images (needs an elevated StartTask)."""
+    if not install_venv_package:
+        return ""
+    # On first boot unattended-upgrades often holds the dpkg lock: wait for it.
+    apt = f"apt-get -o DPkg::Lock::Timeout={APT_LOCK_TIMEOUT} -qq"
+    return f"set -e; export DEBIAN_FRONTEND=noninteractive; {apt} update; {apt} install -y python3-venv; "
+
+
+def retrying(script: str, *, attempts: int, delay: int) -> str:
+    """``script`` under /bin/sh, run up to ``attempts`` times with growing pauses between.
+
+    Batch retries a failed task at once; mirrors, package indexes and the
+    node's own first boot recover better with a pause.
+    """
+    if attempts <= 1:
+        return f"/bin/sh -c {shlex.quote(script)}"
+    loop = (
+        f"n=1; until /bin/sh -c {shlex.quote(script)}; do "
+        f"if [ $n -ge {attempts} ]; then exit 1; fi; "
+        f'echo "batchwords: attempt $n of {attempts} failed; retrying in $((n * {delay})) s" >&2; '
+        f"sleep $((n * {delay})); n=$((n + 1)); done"
+    )
+    return f"/bin/sh -c {shlex.quote(loop)}"
+
+
+@dataclass(frozen=True)
+class StartTask:
+    """The pool's StartTask, independent of the API that creates the pool.
 
     ``to_batch_model`` gives the data-plane form (the offline run); the Pulumi
     program maps the same fields onto azure-native's ``StartTaskArgs``.
     """
 
     command_line: str
-    #: (file path on the node, URL) of every wheel.
-    resource_files: list[tuple[str, Url]]
     elevated: bool
     max_retries: int
     #: A node whose StartTask fails never takes a task.
@@ -96,10 +176,6 @@ class StartTask(Generic[Url]):
     def to_batch_model(self) -> batch_models.BatchStartTask:
         return batch_models.BatchStartTask(
             command_line=self.command_line,
-            resource_files=[
-                batch_models.ResourceFile(http_url=str(url), file_path=path)
-                for path, url in self.resource_files
-            ],
             user_identity=batch_models.UserIdentity(
                 auto_user=batch_models.AutoUserSpecification(
                     scope="pool", elevation_level="admin" if self.elevated else "nonadmin"
@@ -111,26 +187,39 @@ class StartTask(Generic[Url]):
 
 
 def nodetask_start_task(
-    wheels: Sequence[tuple[str, Url]],
+    release: NodetaskRelease,
     *,
-    use_index: bool,
     elevated: bool,
-    max_retries: int = 3,
-    python: str = "python3",
     install_venv_package: bool = False,
-) -> StartTask[Url]:
-    """The StartTask downloading ``wheels`` ((file name, URL) pairs) and installing nodetask.
+    max_retries: int = 1,
+) -> StartTask:
+    """The StartTask preparing the node and installing ``release`` (the pool's).
 
-    ``use_index``: dependencies may come from the package index (Azure), or
-    only from the given wheels (offline). ``install_venv_package`` needs
-    ``elevated``.
+    ``install_venv_package`` needs ``elevated``. Batch tries it ``max_retries``
+    + 1 times, each running the script up to ``release.attempts`` times.
     """
     if install_venv_package and not elevated:
         raise ValueError("installing python3-venv needs an elevated StartTask")
-    script = install_script(use_index=use_index, python=python, install_venv_package=install_venv_package)
+    script = system_script(install_venv_package=install_venv_package) + release.install_script()
     return StartTask(
-        command_line=f"/bin/sh -c {shlex.quote(script)}",
-        resource_files=[(f"{WHEEL_DIR}/{name}", url) for name, url in wheels],
+        command_line=retrying(script, attempts=release.attempts, delay=release.retry_delay),
         elevated=elevated,
         max_retries=max_retries,
+    )
+
+
+def preparation_task(
+    release: NodetaskRelease, *, max_retries: int = 1
+) -> batch_models.BatchJobPreparationTask:
+    """A job's preparation task: installs the job's release on each node that lacks it.
+
+    Runs as the pool's non-admin user (Linux's default), before the job's first
+    task on every node; a node where it fails takes no task of the job.
+    """
+    return batch_models.BatchJobPreparationTask(
+        id="install-nodetask",
+        command_line=retrying(release.install_script(), attempts=release.attempts, delay=release.retry_delay),
+        constraints=batch_models.BatchTaskConstraints(max_task_retry_count=max_retries),
+        wait_for_success=True,
+        rerun_on_node_reboot_after_success=False,
     )

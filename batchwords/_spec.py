@@ -6,7 +6,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from azure.batch import models as batch_models
+
 from ._exceptions import ConfigError
+from ._pool import NodetaskRelease, preparation_task
 from ._tasks import NODETASK_COMMAND, TaskLimits
 
 #: A job set's id; room is left for a follow-up job's suffix within Batch's 64 characters.
@@ -32,7 +35,18 @@ class JobSpec:
     #: Ends each job of the set (and its cost) however long its tasks wait for nodes.
     job_max_wall_clock: timedelta = timedelta(hours=24)
     sas_lifetime: timedelta | None = None
+    #: The nodetask release every job of the set installs on its nodes (a preparation task)
+    #: and its tasks run; None runs ``nodetask_command`` as the nodes have it.
+    nodetask: NodetaskRelease | None = None
     nodetask_command: str = NODETASK_COMMAND
+
+    @property
+    def command(self) -> str:
+        """How the tasks run nodetask."""
+        return self.nodetask.command if self.nodetask else self.nodetask_command
+
+    def preparation_task(self) -> batch_models.BatchJobPreparationTask | None:
+        return preparation_task(self.nodetask) if self.nodetask else None
 
     def __post_init__(self) -> None:
         found: list[tuple[str, str]] = []

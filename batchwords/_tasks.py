@@ -15,11 +15,10 @@ from azure.batch import models as batch_models
 import nodetask
 
 from ._exceptions import ConfigError
-from ._pool import VENV
 from ._storage import BlobInfo
 
-#: Where the pool's StartTask installs nodetask (expanded by /bin/sh on the node).
-NODETASK_COMMAND = f'"{VENV}/bin/nodetask"'
+#: nodetask on the node's PATH: for jobs given no release to install (see ``JobSpec.nodetask``).
+NODETASK_COMMAND = "nodetask"
 #: nodetask writes its result as JSON; collecting reads it by ``nodetask.result_name``.
 OUTPUT_FORMAT = "json"
 MAX_ID = 64

@@ -40,6 +40,8 @@ UPDATE_FIELDS = (
     "job_max_wall_clock_hours",
     "wait",
     "wait_timeout_seconds",
+    # A new release reaches the jobs submitted from now on (their preparation task installs it).
+    "nodetask",
 )
 OUTPUT_FIELDS = ("job_ids", "state", "task_counts", "tasks", "top_words", "total_words")
 REQUIRED = ("job_id", "pool_id", "batch_endpoint", "storage_endpoint", "input_container", "output_container")
@@ -50,6 +52,36 @@ _FIELD_NAMES = {
     "retention": "retention_hours",
     "job_max_wall_clock": "job_max_wall_clock_hours",
 }
+
+
+def nodetask_release(value: Any) -> batchwords.NodetaskRelease | None:
+    """The ``nodetask`` prop: {digest, wheels: {file name: URL}, identity?, use_index?, python?}."""
+    if value is None:
+        return None
+    try:
+        return batchwords.NodetaskRelease(
+            digest=str(value["digest"]),
+            wheels=tuple((str(name), str(url)) for name, url in dict(value["wheels"]).items()),
+            use_index=bool(value.get("use_index", True)),
+            identity=str(value["identity"]) if value.get("identity") else None,
+            python=str(value.get("python") or "python3"),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise batchwords.ConfigError(
+            f"nodetask must be {{digest, wheels: {{file name: URL}}, identity?, use_index?}} ({exc!r})",
+            [("nodetask", f"must be {{digest, wheels, identity?, use_index?}} ({exc!r})")],
+        ) from exc
+
+
+def nodetask_props(release: batchwords.NodetaskRelease) -> dict[str, Any]:
+    """The ``nodetask`` prop for a release (what ``nodetask_release`` reads back)."""
+    return {
+        "digest": release.digest,
+        "wheels": dict(release.wheels),
+        "identity": release.identity,
+        "use_index": release.use_index,
+        "python": release.python,
+    }
 
 
 @dataclass(frozen=True)
@@ -74,7 +106,11 @@ class BatchJobInputs:
         problems = list(batchwords.input_problems(inputs))
         if timeout < 0:
             problems.append(("wait_timeout_seconds", f"must not be negative (got {timeout})"))
-        spec = None
+        spec = release = None
+        try:
+            release = nodetask_release(props.get("nodetask"))
+        except batchwords.ConfigError as exc:
+            problems += exc.problems
         try:
             spec = batchwords.JobSpec(
                 job_set=str(props["job_id"]),
@@ -88,6 +124,7 @@ class BatchJobInputs:
                     retention=timedelta(hours=int(props.get("retention_hours", 24))),
                 ),
                 job_max_wall_clock=timedelta(hours=int(props.get("job_max_wall_clock_hours", 24))),
+                nodetask=release,
             )
         except batchwords.ConfigError as exc:
             problems = [(_FIELD_NAMES.get(name, name), reason) for name, reason in exc.problems] + problems
@@ -118,9 +155,14 @@ class BatchJobInputs:
         return job_set.outputs(self.inputs, wait_timeout=timeout, progress=progress).to_dict()
 
 
-def _unknown(props: Mapping[str, Any]) -> bool:
-    """In a preview the engine sends values not known yet (a new pool's name) as a sentinel."""
-    return any(value == rpc.UNKNOWN for value in props.values())
+def _unknown(value: Any) -> bool:
+    """In a preview the engine sends values not known yet (a new pool's name, a wheel's URL
+    inside ``nodetask``) as a sentinel, at any depth."""
+    if isinstance(value, Mapping):
+        return any(_unknown(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_unknown(item) for item in value)
+    return bool(value == rpc.UNKNOWN)
 
 
 def _job_ids(id_: str, props: Mapping[str, Any]) -> list[str]:
@@ -207,6 +249,7 @@ class BatchJob(pulumi.dynamic.Resource):
         job_max_wall_clock_hours: pulumi.Input[int] = 24,
         wait: pulumi.Input[bool] = True,
         wait_timeout_seconds: pulumi.Input[int] = 1800,
+        nodetask: pulumi.Input[Mapping[str, Any]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {
@@ -224,6 +267,7 @@ class BatchJob(pulumi.dynamic.Resource):
             "job_max_wall_clock_hours": job_max_wall_clock_hours,
             "wait": wait,
             "wait_timeout_seconds": wait_timeout_seconds,
+            "nodetask": nodetask,
         }
         props.update(dict.fromkeys(OUTPUT_FIELDS))
         super().__init__(_BatchJobProvider(), name, props, opts)

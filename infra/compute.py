@@ -31,6 +31,10 @@ def autoscale_formula(max_nodes: int, slots: int) -> str:
     )
 
 
+def _elevation(task: batchwords.StartTask) -> batch.ElevationLevel:
+    return batch.ElevationLevel.ADMIN if task.elevated else batch.ElevationLevel.NON_ADMIN
+
+
 @dataclass
 class BatchComputeArgs:
     resource_group_name: pulumi.Input[str]
@@ -39,8 +43,8 @@ class BatchComputeArgs:
     account_name: pulumi.Input[str]
     storage_account: storage.StorageAccount
     identity: managedidentity.UserAssignedIdentity
-    wheel_name: str
-    wheel_url: pulumi.Input[str]
+    #: The release the StartTask installs (see ``nodetask_release``).
+    nodetask: pulumi.Output[batchwords.NodetaskRelease]
     vm_size: str
     dedicated_nodes: int
     spot_nodes: int
@@ -97,27 +101,22 @@ class BatchCompute(pulumi.ComponentResource):
                     node_deallocation_option=batch.ComputeNodeDeallocationOption.TASK_COMPLETION,
                 )
             )
-        # The same StartTask as the offline pool's; here nodetask's dependencies come from the
-        # package index, and Ubuntu images lack python3-venv, which needs an elevated StartTask.
-        install = batchwords.nodetask_start_task(
-            [(args.wheel_name, args.wheel_url)], use_index=True, elevated=True, install_venv_package=True
+        # The same StartTask as the offline pool's; here Ubuntu images lack python3-venv, which
+        # needs an elevated StartTask. It downloads the wheel itself, with the pool identity,
+        # waiting out role propagation (Batch does not retry a failed resource file).
+        install = args.nodetask.apply(
+            lambda release: batchwords.nodetask_start_task(release, elevated=True, install_venv_package=True)
         )
         self.start_task = batch.StartTaskArgs(
-            command_line=install.command_line,
-            resource_files=[
-                batch.ResourceFileArgs(http_url=url, file_path=path, identity_reference=identity_ref)
-                for path, url in install.resource_files
-            ],
+            command_line=install.apply(lambda task: task.command_line),
             user_identity=batch.UserIdentityArgs(
                 auto_user=batch.AutoUserSpecificationArgs(
                     scope=batch.AutoUserScope.POOL,
-                    elevation_level=batch.ElevationLevel.ADMIN
-                    if install.elevated
-                    else batch.ElevationLevel.NON_ADMIN,
+                    elevation_level=install.apply(_elevation),
                 )
             ),
-            max_task_retry_count=install.max_retries,
-            wait_for_success=install.wait_for_success,
+            max_task_retry_count=install.apply(lambda task: task.max_retries),
+            wait_for_success=install.apply(lambda task: task.wait_for_success),
         )
         self.pool = batch.Pool(
             f"{name}-pool",

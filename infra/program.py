@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi_azure_native import authorization, resources
 
-from infra.batch_job import BatchJob
+import batchwords
+from infra.batch_job import BatchJob, nodetask_props
 from infra.blob_files import BlobFiles
 from infra.compute import BatchCompute, BatchComputeArgs
 from infra.config import ROOT, StackConfig, StackConfigError
@@ -69,8 +69,10 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
     )
     # Uploads use the deployer's data role (Entra ID) or Shared Key: after the role assignments.
     uploads = pulumi.ResourceOptions(depends_on=[*store.containers.values(), *identity.assignments.values()])
-    # Named by content: a changed wheel is a new URL, so the pool's StartTask changes with it.
-    wheel_blob = f"{WHEEL_PREFIX}{hashlib.sha256(wheel.read_bytes()).hexdigest()[:16]}/{wheel.name}"
+    # Named by content: a changed wheel is a new URL and a new folder on the nodes, so the
+    # pool's StartTask changes with it and each job's preparation task installs its own.
+    digest = batchwords.wheels_digest([wheel])
+    wheel_blob = f"{WHEEL_PREFIX}{digest}/{wheel.name}"
     wheels = BlobFiles(
         "wheel",
         storage_endpoint=store.blob_endpoint,
@@ -86,6 +88,13 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         files={path.relative_to(config.input_folder).as_posix(): path for path in config.input_files},
         opts=uploads,
     )
+    # Downloaded by the nodes with the pool identity (Storage Blob Data Reader), no SAS.
+    wheel_url = wheels.urls.apply(lambda urls: urls[wheel_blob])
+    release = pulumi.Output.all(wheel_url, identity.identity.id).apply(
+        lambda values: batchwords.NodetaskRelease(
+            digest=digest, wheels=((wheel.name, values[0]),), use_index=True, identity=values[1]
+        )
+    )
     compute = BatchCompute(
         "batch",
         BatchComputeArgs(
@@ -94,8 +103,7 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
             account_name=name("ba", config.batch_account_name),
             storage_account=store.account,
             identity=identity.identity,
-            wheel_name=wheel.name,
-            wheel_url=wheels.urls.apply(lambda urls: urls[wheel_blob]),
+            nodetask=release,
             vm_size=config.vm_size,
             dedicated_nodes=config.dedicated_nodes,
             spot_nodes=config.spot_nodes,
@@ -123,6 +131,7 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         job_max_wall_clock_hours=config.job_max_wall_clock_hours,
         wait=config.wait_for_job,
         wait_timeout_seconds=config.wait_timeout_seconds,
+        nodetask=release.apply(nodetask_props),
         opts=pulumi.ResourceOptions(depends_on=[compute.pool, inputs, *identity.assignments.values()]),
     )
     return {

@@ -9,6 +9,7 @@ pool, and stop the services.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -24,7 +25,7 @@ from .._batch import Batch, TaskCounts
 from .._env import NODE_PYTHON
 from .._exceptions import BatchServiceError, ConfigError
 from .._jobset import JobSet, JobSetOutputs
-from .._pool import nodetask_start_task, pool_options
+from .._pool import NodetaskRelease, nodetask_start_task, pool_options, wheels_digest
 from .._spec import JobSpec
 from .._storage import Storage
 from ._kept import start_kept, state_dir, stop_kept
@@ -36,6 +37,8 @@ JOB_ID = "batchwords-local"
 CONTAINERS = {"application": "application", "input": "input", "output": "output"}
 STAGES = ("start services", "upload", "pool ready", "tasks", "download")
 POOL_READY_TIMEOUT = 300.0
+#: The wheels' read SAS: the pool's StartTask and the job's preparation task fetch them.
+WHEEL_SAS = timedelta(hours=2)
 
 Say = Callable[[str], None]
 
@@ -94,6 +97,7 @@ def run_offline(
 ) -> RunResult:
     """The whole pipeline offline; the services are stopped even when it fails."""
     input_files(data_dir)
+    # Checked before any work; the nodetask release joins it once the wheels are uploaded.
     spec = JobSpec(
         job_set=JOB_ID,
         pool_id=POOL_ID,
@@ -125,17 +129,20 @@ def run_offline(
             )
             timings["upload"] = time.perf_counter() - mark
             mark = time.perf_counter()
-            wheel_urls = [
-                (blob.name, storage.input_sas_url(CONTAINERS["application"], blob.name, timedelta(hours=2)))
-                for blob, _ in app
-                if blob.name.endswith(".whl")
-            ]
-            start_task = nodetask_start_task(
-                wheel_urls,
+            release = NodetaskRelease(
+                digest=wheels_digest(wheels),
+                wheels=tuple(
+                    (blob.name, storage.input_sas_url(CONTAINERS["application"], blob.name, WHEEL_SAS))
+                    for blob, _ in app
+                    if blob.name.endswith(".whl")
+                ),
                 use_index=False,
-                elevated=False,
                 python=os.environ.get(NODE_PYTHON) or sys.executable,
+                # Nothing here recovers by waiting: fail fast.
+                fetch_wait=30.0,
+                attempts=1,
             )
+            start_task = nodetask_start_task(release, elevated=False, max_retries=3)
             batch.create_pool(
                 pool_options(POOL_ID, nodes=nodes, slots=slots, start_task=start_task.to_batch_model())
             )
@@ -143,7 +150,7 @@ def run_offline(
             timings["pool ready"] = time.perf_counter() - mark
             mark = time.perf_counter()
             inputs = {blob.name: blob.md5 for blob, _ in uploaded}
-            job_set = JobSet(batch, storage, spec)
+            job_set = JobSet(batch, storage, dataclasses.replace(spec, nodetask=release))
             job_set.submit(inputs)
             counts, done = job_set.wait(timeout=wait_timeout, poll_interval=0.5, progress=progress)
             timings["tasks"] = time.perf_counter() - mark

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from batchwords import nodetask_start_task
+from batchwords import NodetaskRelease, nodetask_start_task
 from infra.blob_files import BlobFiles
 from infra.compute import BatchCompute, BatchComputeArgs
 from infra.identity import STORAGE_BLOB_DATA_READER, PoolIdentity, PoolIdentityArgs
@@ -96,6 +96,17 @@ def test_pool_identity(mocks):
     return pulumi.Output.all(*(a.id for a in identity.assignments.values())).apply(check)
 
 
+def release(identity: str) -> NodetaskRelease:
+    return NodetaskRelease(
+        digest="0123456789abcdef",
+        wheels=(
+            ("nodetask-9.9.9-py3-none-any.whl", "https://bwstunit.blob.core.windows.net/application/w.whl"),
+        ),
+        use_index=True,
+        identity=identity,
+    )
+
+
 @pytest.mark.parametrize("autoscale", [False, True])
 @pulumi.runtime.test
 def test_batch_compute(mocks, autoscale):
@@ -112,8 +123,7 @@ def test_batch_compute(mocks, autoscale):
             account_name="bwbaunit",
             storage_account=store.account,
             identity=identity.identity,
-            wheel_name="nodetask-9.9.9-py3-none-any.whl",
-            wheel_url="https://bwstunit.blob.core.windows.net/application/nodetask/0123/nodetask-9.9.9-py3-none-any.whl",
+            nodetask=identity.identity.id.apply(release),
             vm_size="Standard_D2s_v3",
             dedicated_nodes=2,
             spot_nodes=1,
@@ -136,19 +146,24 @@ def test_batch_compute(mocks, autoscale):
         else:
             assert scale["fixedScale"]["targetDedicatedNodes"] == 2
             assert scale["fixedScale"]["targetLowPriorityNodes"] == 1
-        command = pool.inputs["startTask"]["commandLine"]
+        start = pool.inputs["startTask"]
+        command = start["commandLine"]
         assert command.startswith("/bin/sh -c ")
         # apt waits for the dpkg lock unattended-upgrades holds on first boot, under set -e
         assert "apt-get -o DPkg::Lock::Timeout=600 -qq install -y python3-venv" in command
         assert "apt-get -o DPkg::Lock::Timeout=600 -qq update" in command
-        assert 'chmod -R a+rX "$AZ_BATCH_NODE_SHARED_DIR/batchwords/venv"' in command  # non-admin tasks
+        # the release's own folder, readable by the non-admin tasks
+        assert 'chmod -R a+rX "$AZ_BATCH_NODE_SHARED_DIR/batchwords/nodetask-0123456789abcdef"' in command
         assert "--no-index" not in command  # Azure nodes install dependencies from the index
+        # The wheel is fetched by the script with the pool identity, retrying while roles propagate:
+        # Batch would not retry a resource file that fails to download.
+        assert "resourceFiles" not in start
+        assert "--identity pool-identity-id" in command
+        assert "retrying in" in command
         # One StartTask: the offline pool's comes from the same function, with other parameters.
-        azure = nodetask_start_task(
-            [("w.whl", "u")], use_index=True, elevated=True, install_venv_package=True
-        )
-        offline = nodetask_start_task([("w.whl", "u")], use_index=False, elevated=False)
+        azure = nodetask_start_task(release("pool-identity-id"), elevated=True, install_venv_package=True)
         assert command == azure.command_line
-        assert pool.inputs["startTask"]["maxTaskRetryCount"] == azure.max_retries == offline.max_retries
+        assert start["maxTaskRetryCount"] == azure.max_retries
+        assert start["userIdentity"]["autoUser"] == {"scope": "Pool", "elevationLevel": "Admin"}
 
     return pulumi.Output.all(compute.endpoint, compute.pool.id).apply(check)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 import yaml
 
 import infra.batch_job
-from batchwords import NODE_AGENT_SKU
+from batchwords import NODE_AGENT_SKU, wheels_digest
 from infra import config as stack_config
 from infra import naming
 from infra.compute import IMAGE, autoscale_formula
@@ -79,7 +78,7 @@ def test_program_graph(stack, use_stack, wheel):
         assert mocks.of_type("azure-native:storage:Blob") == []
         assert not [call for call in mocks.calls if "listStorageAccountKeys" in call or "ListKeys" in call]
         (wheels,) = [r for r in mocks.dynamic("files") if r.inputs["prefix"] == WHEEL_PREFIX]
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()[:16]
+        digest = wheels_digest([wheel])
         wheel_blob = f"{WHEEL_PREFIX}{digest}/{wheel.name}"
         assert list(wheels.inputs["files"]) == [wheel_blob]
         (uploads,) = [r for r in mocks.dynamic("files") if r.inputs["prefix"] == ""]
@@ -99,10 +98,22 @@ def test_program_graph(stack, use_stack, wheel):
         assert "pip install" in start["commandLine"]
         assert "nodetask" in start["commandLine"]
         assert start["userIdentity"]["autoUser"]["elevationLevel"] == "Admin"
-        (wheel_file,) = start["resourceFiles"]
-        assert wheel_file["filePath"] == f"wheels/{wheel.name}"  # pip needs the wheel's own name
-        assert wheel_file["httpUrl"].endswith(f"/application/{wheel_blob}")  # a new wheel, a new URL
-        assert "identityReference" in wheel_file
+        # The script fetches the wheel, with the pool identity, under its own name (pip needs it);
+        # a new wheel is a new URL and a new folder, so the StartTask changes with it.
+        assert "resourceFiles" not in start
+        wheel_url = f"https://{exported['storage_account']}.blob.core.windows.net/application/{wheel_blob}"
+        assert f"wheels/{wheel.name} {wheel_url}" in start["commandLine"]
+        assert f"nodetask-{digest}/bin/nodetask" in start["commandLine"]
+        assert "--identity pool-identity-id" in start["commandLine"]
+        # Each job installs the same release where a node lacks it, and its tasks run it.
+        (job,) = mocks.dynamic("job_id")
+        assert job.inputs["nodetask"] == {
+            "digest": digest,
+            "wheels": {wheel.name: wheel_url},
+            "identity": "pool-identity-id",
+            "use_index": True,
+            "python": "python3",
+        }
         scale = pool.inputs["scaleSettings"]
         if values.get("batchwords:autoscale") == "true":
             formula = scale["autoScale"]["formula"]

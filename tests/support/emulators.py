@@ -7,7 +7,6 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,12 @@ from batchwords import (
     Credentials,
     JobSet,
     JobSpec,
+    NodetaskRelease,
     Storage,
     TaskLimits,
     nodetask_start_task,
     pool_options,
+    wheels_digest,
 )
 from batchwords.offline import Azurite, emulator_credentials, start_azurite
 from localbatch import LocalBatch
@@ -75,6 +76,8 @@ class Emulators:
     batch: Batch
     credentials: Credentials
     suffix: str
+    #: The nodetask release of the ``pool`` fixture's StartTask; every spec's jobs install it too.
+    release: NodetaskRelease | None = None
 
     def spec(self, **overrides: object) -> JobSpec:
         values: dict[str, object] = {
@@ -84,6 +87,7 @@ class Emulators:
             "output_container": f"output-{self.suffix}",
             "numwords": 10,
             "limits": TaskLimits(max_retries=1),
+            "nodetask": self.release,
         }
         values.update(overrides)
         return JobSpec(**values)  # type: ignore[arg-type]
@@ -109,16 +113,23 @@ def emulators(azurite: Azurite, tmp_path: Path, request: pytest.FixtureRequest) 
 
 
 @pytest.fixture
-def pool(emulators: Emulators, wheelhouse: Path) -> str:
-    """A localbatch pool whose StartTask installs the real nodetask wheel."""
+def pool(emulators: Emulators, wheelhouse: Path, blob_service: BlobServiceClient) -> str:
+    """A localbatch pool whose StartTask installs the real nodetask wheels.
+
+    They are read anonymously from a public container, as Azure's nodes read them with
+    the pool identity: no SAS, so none can reach a Pulumi state in the provider tests.
+    """
     app = f"app-{emulators.suffix}"
-    emulators.storage.ensure_container(app)
+    blob_service.create_container(app, public_access="blob")
     uploaded = emulators.storage.upload_folder(wheelhouse, app)
-    wheels = [
-        (blob.name, emulators.storage.input_sas_url(app, blob.name, timedelta(hours=1)))
-        for blob, _ in uploaded
-    ]
-    start_task = nodetask_start_task(wheels, use_index=False, elevated=False, python=sys.executable)
+    emulators.release = release = NodetaskRelease(
+        digest=wheels_digest(sorted(wheelhouse.glob("*.whl"))),
+        wheels=tuple((blob.name, emulators.storage.blob_url(app, blob.name)) for blob, _ in uploaded),
+        use_index=False,
+        python=sys.executable,
+        attempts=1,
+    )
+    start_task = nodetask_start_task(release, elevated=False, max_retries=0)
     emulators.batch.create_pool(
         pool_options("pool", nodes=1, slots=2, start_task=start_task.to_batch_model())
     )
@@ -130,6 +141,12 @@ def upload_samples(emulators: Emulators, spec: JobSpec, folder: Path = DATA) -> 
     """The sample texts in the spec's input container; returns them as name -> MD5."""
     emulators.storage.ensure_container(spec.input_container)
     return {blob.name: blob.md5 for blob, _ in emulators.storage.upload_folder(folder, spec.input_container)}
+
+
+def nodetask_props(release: NodetaskRelease) -> dict[str, Any]:
+    from infra.batch_job import nodetask_props as props  # only the provider tests call this
+
+    return props(release)
 
 
 def batch_job_props(
@@ -151,6 +168,7 @@ def batch_job_props(
         "max_retries": 1,
         "wait": True,
         "wait_timeout_seconds": 120,
+        "nodetask": nodetask_props(emulators.release) if emulators.release else None,
     }
     props.update(overrides)
     return props

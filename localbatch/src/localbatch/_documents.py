@@ -156,6 +156,12 @@ def new_job(base_url: str, body: dict[str, Any]) -> Document:
     job.setdefault("onAllTasksComplete", "noaction")
     job.setdefault("onTaskFailure", "noaction")
     job["onAllTasksComplete"] = job["onAllTasksComplete"].lower()
+    prep = job.get("jobPreparationTask")
+    if prep:
+        prep.setdefault("id", "jobpreparation")
+        prep.setdefault("waitForSuccess", True)
+        prep.setdefault("rerunOnNodeRebootAfterSuccess", True)
+        prep.setdefault("constraints", {}).setdefault("maxTaskRetryCount", 0)
     job.update(
         url=job_url(base_url, job["id"]),
         creationTime=stamp(),

@@ -73,7 +73,7 @@ class Nodes:
         pool["currentLowPriorityNodes"] = sum(1 for n in nodes.values() if not n["isDedicated"])
 
     def remove(self, pool_id: str, node_id: str) -> None:
-        self._scheduler.requeue_node_tasks(node_id)
+        self._scheduler.requeue_node_tasks(node_id, reimaged=True)
         start_attempt = self._attempts.pop((pool_id, node_id), None)
         if start_attempt:
             start_attempt.kill()
@@ -89,7 +89,8 @@ class Nodes:
     def evict(self, pool_id: str, node_id: str, state: str) -> Document:
         """Requeue the node's running tasks and put it in ``state``."""
         node = self.get(pool_id, node_id)
-        self._scheduler.requeue_node_tasks(node_id)
+        # A preempted spot node comes back as a new VM; a rebooted one keeps its disk.
+        self._scheduler.requeue_node_tasks(node_id, reimaged=state != "rebooting")
         node["runningTasksCount"] = 0
         node["runningTaskSlotsCount"] = 0
         transition(node, state)
@@ -145,7 +146,8 @@ class Nodes:
             if outcome is None or self._runtime.stopping.is_set():
                 return  # the node went away or the service stopped
             succeeded = outcome.failure is None and outcome.exit_code == 0
-            if succeeded or (max_retries != -1 and retry >= max_retries):
+            # As on Azure, a failure before the process (a resource file) is not retried.
+            if succeeded or outcome.failure is not None or (max_retries != -1 and retry >= max_retries):
                 break
             retry += 1
             with store.transaction():

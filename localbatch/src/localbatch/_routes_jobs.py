@@ -43,6 +43,11 @@ async def task_counts(request: Request) -> Response:
     return json_response(await call(service_of(request).task_counts, request.path_params["job_id"]))
 
 
+async def preparation_status(request: Request) -> Response:
+    service = service_of(request)
+    return await call(service.list_preparation_status, request.path_params["job_id"], listing(request))
+
+
 ROUTES = [
     Route("/jobs", list_jobs, methods=["GET"]),
     Route("/jobs", create_job, methods=["POST"]),
@@ -51,4 +56,5 @@ ROUTES = [
     Route("/jobs/{job_id}", delete_job, methods=["DELETE"]),
     Route("/jobs/{job_id}/terminate", terminate_job, methods=["POST"]),
     Route("/jobs/{job_id}/taskcounts", task_counts, methods=["GET"]),
+    Route("/jobs/{job_id}/jobpreparationandreleasetaskstatus", preparation_status, methods=["GET"]),
 ]

@@ -15,6 +15,7 @@ from pathlib import Path
 from . import _runner
 from ._documents import exit_code_failure, transition, user_error
 from ._node_env import batch_vars, node_dir, task_root
+from ._prep import Preparations, prep_variables
 from ._runtime import Runtime
 from ._store import Document
 from ._timeutil import UNLIMITED, now, parse_duration, parse_stamp, stamp
@@ -31,6 +32,7 @@ class Scheduler:
         self._runtime = runtime
         self._store = runtime.store
         self._attempts: dict[tuple[str, str], _runner.Attempt] = {}
+        self.preparations = Preparations(runtime)
         #: Active tasks per job in submission order (an ordered set), so a
         #: scheduling pass looks at waiting tasks only, not at every task.
         self._queues: dict[str, dict[str, None]] = {}
@@ -52,7 +54,7 @@ class Scheduler:
         self._thread.start()
 
     def attempts(self) -> list[_runner.Attempt]:
-        return list(self._attempts.values())
+        return [*self._attempts.values(), *self.preparations.attempts()]
 
     def join(self, timeout: float) -> None:
         if self._thread is not None:
@@ -65,6 +67,7 @@ class Scheduler:
 
     def forget_job(self, job_id: str) -> None:
         self._queues.pop(job_id, None)
+        self.preparations.forget_job(job_id)
 
     def forget_task(self, job_id: str, task_id: str, task: Document) -> None:
         """The task is being deleted: end its attempt and free its slots."""
@@ -85,8 +88,10 @@ class Scheduler:
         self._store.put("task", task_id, task, parent=job_id)
         self.enqueue(job_id, task_id)
 
-    def requeue_node_tasks(self, node_id: str) -> None:
-        """The node goes away or restarts: its running tasks go back to the queue."""
+    def requeue_node_tasks(self, node_id: str, *, reimaged: bool) -> None:
+        """The node goes away or restarts: its running tasks go back to the queue, and its
+        job preparation tasks run again as the service reruns them."""
+        self.preparations.forget_node(node_id, reimaged=reimaged)
         for (job_id, task_id), attempt in list(self._attempts.items()):
             task = self._store.tasks.get(job_id, {}).get(task_id)
             if task and task.get("nodeInfo", {}).get("nodeId") == node_id:
@@ -111,6 +116,7 @@ class Scheduler:
         """Complete the job, ending its running tasks."""
         job = self._store.jobs[job_id]
         transition(job, "terminating")
+        self.preparations.forget_job(job_id)
         for task_id, task in self._store.tasks.get(job_id, {}).items():
             if task["state"] in ("running", "preparing"):
                 self.end_task(job_id, task_id, task, "TaskEnded", "The task was terminated with its job.")
@@ -165,15 +171,17 @@ class Scheduler:
                         if node["state"] in ACTIVE_NODE_STATES
                         and node["schedulingState"] == "enabled"
                         and slots - node["runningTaskSlotsCount"] >= need
+                        and not self.preparations.blocks(job, node["id"])
                     ]
                     if not free:
                         break
                     del queue[task_id]
                     # Spread: the node with the most free slots takes the task.
                     node = min(free, key=lambda n: (n["runningTaskSlotsCount"], n["id"]))
-                    self._assign(job_id, task_id, task, pool_id, node)
+                    self._assign(job, task_id, task, pool_id, node)
 
-    def _assign(self, job_id: str, task_id: str, task: Document, pool_id: str, node: Document) -> None:
+    def _assign(self, job: Document, task_id: str, task: Document, pool_id: str, node: Document) -> None:
+        job_id = job["id"]
         relative = task_root(job_id, task_id)
         task_dir = node_dir(self._runtime.data_dir, pool_id, node["id"]) / relative
         node["runningTasksCount"] += 1
@@ -195,13 +203,36 @@ class Scheduler:
         }
         task["executionInfo"]["startTime"] = stamp()
         task["executionInfo"].pop("endTime", None)
-        transition(task, "running")
+        transition(task, "preparing" if self.preparations.needed(job, node["id"]) else "running")
         self._store.put("task", task_id, task, parent=job_id)
         attempt = _runner.Attempt()
         self._attempts[(job_id, task_id)] = attempt
         self._runtime.spawn(self._run, job_id, task_id, pool_id, node["id"], attempt, name=f"task-{task_id}")
 
+    def _prepared(
+        self, job_id: str, task_id: str, pool_id: str, node_id: str, attempt: _runner.Attempt
+    ) -> bool:
+        """A ``preparing`` task: the job's preparation task on the node first, then ``running``;
+        back to ``active`` when the node may not run the job's tasks."""
+        ready = self.preparations.ensure(job_id, pool_id, node_id)
+        with self._runtime.wake:
+            task = self._store.tasks.get(job_id, {}).get(task_id)
+            if task is None or self._attempts.get((job_id, task_id)) is not attempt:
+                return False
+            if not ready:
+                self.requeue(job_id, task_id, task)
+                self._runtime.wake.notify_all()
+                return False
+            task["executionInfo"]["startTime"] = stamp()
+            transition(task, "running")
+            self._store.put("task", task_id, task, parent=job_id)
+            return True
+
     def _run(self, job_id: str, task_id: str, pool_id: str, node_id: str, attempt: _runner.Attempt) -> None:
+        with self._store.lock:
+            preparing = self._store.tasks.get(job_id, {}).get(task_id, {}).get("state") == "preparing"
+        if preparing and not self._prepared(job_id, task_id, pool_id, node_id, attempt):
+            return
         with self._store.lock:
             task = copy.deepcopy(self._store.tasks[job_id][task_id])
             job = self._store.jobs[job_id]
@@ -213,6 +244,7 @@ class Scheduler:
             ]
             variables = batch_vars(self._runtime, pool_id, node_id, task_dir, working_dir)
             variables.update(AZ_BATCH_JOB_ID=job_id, AZ_BATCH_TASK_ID=task_id)
+            variables.update(prep_variables(self._runtime.data_dir, pool_id, node_id, job))
         working_dir.mkdir(parents=True, exist_ok=True)
         constraints = task.get("constraints") or {}
         limit = (

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ._documents import find_pool, rebase_urls
+from ._errors import BatchError
 from ._faults import Faults
 from ._jobs import Jobs
 from ._lagging import LaggingCounts
@@ -191,6 +192,18 @@ class BatchService:
             self._jobs.delete(job_id)
             self._counts.forget(job_id)
         self._jobs.delete_files(job_id)
+
+    def list_preparation_status(self, job_id: str, view: Callable[[list[Document]], T]) -> T:
+        """Where the job's preparation task ran, and how (jobpreparationandreleasetaskstatus)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if not job.get("jobPreparationTask"):
+                raise BatchError(
+                    409,
+                    "JobPreparationTaskOrReleaseTaskNotSpecified",
+                    "The specified job does not have a job preparation task or a job release task.",
+                )
+            return view(self._scheduler.preparations.status(job_id))
 
     def task_counts(self, job_id: str) -> dict[str, Any]:
         """The job's task counts; with a lag, as they were that many seconds ago."""

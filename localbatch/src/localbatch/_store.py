@@ -34,6 +34,8 @@ class Store:
         self.jobs: dict[str, Document] = {}
         self.tasks: dict[str, dict[str, Document]] = {}
         self.nodes: dict[str, dict[str, Document]] = {}
+        #: Job preparation task runs: job id -> node id -> status.
+        self.preps: dict[str, dict[str, Document]] = {}
         self._seq = 0
         self._depth = 0
         self._pending: list[tuple[str, str, str, Document | None]] = []
@@ -52,6 +54,8 @@ class Store:
             return self.jobs
         if kind == "task":
             return self.tasks.setdefault(parent, {})
+        if kind == "prep":
+            return self.preps.setdefault(parent, {})
         return self.nodes.setdefault(parent, {})
 
     @contextmanager
@@ -99,9 +103,10 @@ class Store:
             self._table(kind, parent).pop(ident, None)
             self._pending.append((kind, parent, ident, None))
             if kind == "job":
-                for task_id in list(self.tasks.get(ident, {})):
-                    self._pending.append(("task", ident, task_id, None))
-                self.tasks.pop(ident, None)
+                for child, table in (("task", self.tasks), ("prep", self.preps)):
+                    for child_id in list(table.get(ident, {})):
+                        self._pending.append((child, ident, child_id, None))
+                    table.pop(ident, None)
             if kind == "pool":
                 for node_id in list(self.nodes.get(ident, {})):
                     self._pending.append(("node", ident, node_id, None))

@@ -170,6 +170,19 @@ def check_job(body: dict[str, Any]) -> str:
     require(pool_info, "poolId", "poolInfo.")
     check_constraints(body.get("constraints"), "constraints")
     check_on_all_tasks_complete(body.get("onAllTasksComplete"))
+    prep = body.get("jobPreparationTask")
+    if prep is not None:
+        if not isinstance(prep, dict):
+            raise invalid_property("jobPreparationTask", prep, "The value must be an object.")
+        if prep.get("id") is not None:
+            check_id(prep["id"], "jobPreparationTask.id")
+        require(prep, "commandLine", "jobPreparationTask.")
+        check_resource_files(prep.get("resourceFiles"), "jobPreparationTask.resourceFiles")
+        check_constraints(prep.get("constraints"), "jobPreparationTask.constraints")
+    if body.get("jobReleaseTask") is not None:
+        raise invalid_property(
+            "jobReleaseTask", "...", "localbatch does not run job release tasks; leave jobReleaseTask out."
+        )
     return job_id
 
 
