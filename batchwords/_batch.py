@@ -319,6 +319,41 @@ class Batch:
             return None  # the node may be gone; the failure info still says what happened
         return data[-STDERR_TAIL_BYTES:].decode("utf-8", errors="replace")
 
+    def preparation_status(self, job_id: str) -> list[batch_models.BatchJobPreparationAndReleaseTaskStatus]:
+        """Where the job's preparation task ran and how; none for a job without one, or gone."""
+        try:
+            return list(self._client.list_job_preparation_and_release_task_status(job_id))
+        except ResourceNotFoundError:
+            return []
+        except HttpResponseError as exc:
+            if getattr(exc.error, "code", None) == "JobPreparationTaskOrReleaseTaskNotSpecified":
+                return []
+            raise batch_error(f"listing the preparation tasks of job {job_id}", exc) from exc
+
+    def preparation_failures(self, job_id: str) -> list[str]:
+        """Each node where the job's preparation task (installing nodetask) failed, with its
+        exit code and the end of its stderr: such a node takes none of the job's tasks."""
+        found = []
+        for status in self.preparation_status(job_id):
+            info = status.job_preparation_task_execution_info
+            if info is None or text(info.result) != "failure":
+                continue
+            try:
+                where = f"{info.task_root_directory}/stderr.txt"
+                data = b"".join(
+                    self._client.download_node_file(str(status.pool_id), str(status.node_id), where)
+                )
+                tail = data[-STDERR_TAIL_BYTES:].decode("utf-8", errors="replace").strip()
+            except AzureError:
+                tail = ""
+            reason = info.failure_info.message if info.failure_info else ""
+            found.append(
+                f"node {status.node_id}: exit code {info.exit_code}"
+                + (f", {reason}" if reason else "")
+                + (f"; stderr: {tail}" if tail else "")
+            )
+        return found
+
     def cancel(self, job_id: str) -> bool:
         """Terminate a job; True if it was running, False if already done or gone."""
         try:

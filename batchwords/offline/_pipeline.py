@@ -155,7 +155,11 @@ def run_offline(
             counts, done = job_set.wait(timeout=wait_timeout, poll_interval=0.5, progress=progress)
             timings["tasks"] = time.perf_counter() - mark
             if not done:
-                raise BatchServiceError(f"the job did not finish within {wait_timeout:.0f} s ({counts})")
+                failures = batch.preparation_failures(JOB_ID)
+                raise BatchServiceError(
+                    f"the job did not finish within {wait_timeout:.0f} s ({counts})"
+                    + ("; installing nodetask failed on " + "; ".join(failures) if failures else "")
+                )
             mark = time.perf_counter()
             outputs = job_set.outputs(inputs)
             files = storage.download(CONTAINERS["output"], output_dir, prefix=f"{JOB_ID}/")
