@@ -19,3 +19,6 @@ STATE_DIR = "BATCHWORDS_STATE_DIR"
 #: The offline run: the azurite-blob executable, and the Python the local nodes install nodetask with.
 AZURITE = "BATCHWORDS_AZURITE"
 NODE_PYTHON = "BATCHWORDS_NODE_PYTHON"
+#: `batchwords preflight`: Azure Resource Manager and the retail prices API (another cloud, or a stand-in).
+ARM_ENDPOINT = "BATCHWORDS_ARM_ENDPOINT"
+PRICES_ENDPOINT = "BATCHWORDS_PRICES_ENDPOINT"

@@ -19,7 +19,7 @@ from .._exceptions import (
     ServiceStartError,
     StorageError,
 )
-from . import _account, _files, _jobs, _run
+from . import _account, _files, _jobs, _preflight, _run
 from ._settings import load_settings
 
 EXIT_FAILED, EXIT_USAGE, EXIT_SERVICE, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     _jobs.add_parser(commands)
     _files.add_parser(commands)
     _account.add_parsers(commands)
+    _preflight.add_parser(commands)
     return parser
 
 

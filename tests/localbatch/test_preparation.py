@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from azure.batch import models as batch_models
@@ -22,7 +23,7 @@ READ_PREPARED = py(
 )
 
 
-def prep(command_line: str, retries: int = 0, **extra: object) -> batch_models.BatchJobPreparationTask:
+def prep(command_line: str, retries: int = 0, **extra: Any) -> batch_models.BatchJobPreparationTask:
     return batch_models.BatchJobPreparationTask(
         command_line=command_line,
         constraints=batch_models.BatchTaskConstraints(max_task_retry_count=retries),
@@ -55,7 +56,8 @@ def test_runs_once_per_node_before_the_tasks_which_see_its_folder(localbatch, cl
     assert status.pool_id == "pool"
     info = status.job_preparation_task_execution_info
     assert (info.state, info.result, info.exit_code, info.retry_count) == ("completed", "success", 0, 0)
-    assert info.start_time <= info.end_time <= min(task.execution_info.start_time for task in tasks)
+    starts = [task.execution_info.start_time for task in tasks]
+    assert info.start_time <= info.end_time <= min(start for start in starts if start is not None)
 
 
 def test_a_failed_preparation_keeps_the_jobs_tasks_off_the_node(localbatch, client):

@@ -1,0 +1,43 @@
+"""``batchwords preflight``: the deploy tooling's checks of a stack, before ``pulumi up``.
+
+The checks read the stack's config with the Pulumi program's own reader, so
+they live with it (``infra/preflight.py``); the CLI, which never imports the
+program, runs them in the project's Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+from typing import Any
+
+from .._exceptions import ConfigError
+from ._settings import project_root
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "preflight",
+        help="check a stack against your Azure subscription before the first pulumi up",
+        description="Check, with your own credentials, what would stop `pulumi up` for a stack: sign-in "
+        "and subscription, resource providers, Batch account and core quotas, the right to create "
+        "role assignments, account names, the VM size in the region, and the pool's hourly cost.",
+        epilog="Exit codes: 0 nothing failed, 1 a check failed, 2 bad stack or missing deploy tools.",
+    )
+    parser.add_argument("--stack", required=True, help="the stack to check (infra/Pulumi.STACK.yaml)")
+    parser.add_argument("--json", action="store_true", help="the checks as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = project_root()
+    if importlib.util.find_spec("pulumi") is None or not (root / "infra" / "preflight.py").is_file():
+        raise ConfigError(
+            "preflight needs the deploy tools: run it in the project folder with batchwords[deploy] "
+            "installed (make setup)"
+        )
+    argv = [sys.executable, "-m", "infra.preflight", "--stack", args.stack]
+    argv += ["--json"] if args.json else []
+    return subprocess.run(argv, cwd=root, check=False).returncode
