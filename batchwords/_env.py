@@ -22,3 +22,5 @@ NODE_PYTHON = "BATCHWORDS_NODE_PYTHON"
 #: `batchwords preflight`: Azure Resource Manager and the retail prices API (another cloud, or a stand-in).
 ARM_ENDPOINT = "BATCHWORDS_ARM_ENDPOINT"
 PRICES_ENDPOINT = "BATCHWORDS_PRICES_ENDPOINT"
+#: On a node: the program that fetches a nodetask release's wheels (see ``_node_fetch``).
+NODE_FETCH = "BATCHWORDS_FETCH"

@@ -19,6 +19,7 @@ from pathlib import Path
 from azure.batch import models as batch_models
 
 from . import _node_fetch
+from ._env import NODE_FETCH
 
 #: A current Ubuntu LTS marketplace image and the node agent that matches it
 #: (the Pulumi program's pool and the offline run's use the same).
@@ -101,13 +102,17 @@ class NodetaskRelease:
         """How a task runs this release's nodetask (under /bin/sh)."""
         return f'"{self.venv}/bin/nodetask"'
 
+    def environment(self) -> dict[str, str]:
+        """What an install script needs in its environment: the fetch program."""
+        return {NODE_FETCH: _fetch_program()}
+
     def install_script(self) -> str:
         """Shell commands installing the release unless the node has it; safe to run concurrently.
 
         A lock serialises installers (StartTask, several jobs' preparation
         tasks); a marker written last tells a finished install from a broken one.
         """
-        fetch = [self.python, "-c", _fetch_program(), "--wait", str(self.fetch_wait)]
+        fetch = ["--wait", str(self.fetch_wait)]
         if self.identity:
             fetch += ["--identity", self.identity]
         for name, url in self.wheels:
@@ -121,7 +126,8 @@ class NodetaskRelease:
             f'exec 9< "{venv}.lock"; flock 9; '
             f'if [ -f "{venv}/.installed" ]; then echo "nodetask {self.digest} is installed"; exit 0; fi; '
             f'rm -rf "{venv}" {WHEEL_DIR}; mkdir -p {WHEEL_DIR}; '
-            f"{shlex.join(fetch)}; "
+            # The fetch program comes in the environment: command lines stay short.
+            f'{python} -c "${NODE_FETCH}" {shlex.join(fetch)}; '
             f'{python} -m venv "{venv}"; '
             f'"{venv}/bin/python" -m pip install --quiet --disable-pip-version-check '
             f"{index}--find-links {WHEEL_DIR} nodetask; "
@@ -168,6 +174,7 @@ class StartTask:
     """
 
     command_line: str
+    environment: dict[str, str]
     elevated: bool
     max_retries: int
     #: A node whose StartTask fails never takes a task.
@@ -176,6 +183,10 @@ class StartTask:
     def to_batch_model(self) -> batch_models.BatchStartTask:
         return batch_models.BatchStartTask(
             command_line=self.command_line,
+            environment_settings=[
+                batch_models.EnvironmentSetting(name=name, value=value)
+                for name, value in self.environment.items()
+            ],
             user_identity=batch_models.UserIdentity(
                 auto_user=batch_models.AutoUserSpecification(
                     scope="pool", elevation_level="admin" if self.elevated else "nonadmin"
@@ -203,6 +214,7 @@ def nodetask_start_task(
     script = system_script(install_venv_package=install_venv_package) + release.install_script()
     return StartTask(
         command_line=retrying(script, attempts=release.attempts, delay=release.retry_delay),
+        environment=release.environment(),
         elevated=elevated,
         max_retries=max_retries,
     )
@@ -218,6 +230,10 @@ def preparation_task(
     """
     return batch_models.BatchJobPreparationTask(
         id="install-nodetask",
+        environment_settings=[
+            batch_models.EnvironmentSetting(name=name, value=value)
+            for name, value in release.environment().items()
+        ],
         command_line=retrying(release.install_script(), attempts=release.attempts, delay=release.retry_delay),
         constraints=batch_models.BatchTaskConstraints(max_task_retry_count=max_retries),
         wait_for_success=True,

@@ -109,6 +109,12 @@ class BatchCompute(pulumi.ComponentResource):
         )
         self.start_task = batch.StartTaskArgs(
             command_line=install.apply(lambda task: task.command_line),
+            environment_settings=install.apply(
+                lambda task: [
+                    batch.EnvironmentSettingArgs(name=name, value=value)
+                    for name, value in task.environment.items()
+                ]
+            ),
             user_identity=batch.UserIdentityArgs(
                 auto_user=batch.AutoUserSpecificationArgs(
                     scope=batch.AutoUserScope.POOL,

@@ -152,7 +152,7 @@ def run_install(release: NodetaskRelease, shared: Path, work: Path) -> subproces
     return subprocess.Popen(
         ["/bin/sh", "-c", release.install_script()],
         cwd=work,
-        env={**os.environ, "AZ_BATCH_NODE_SHARED_DIR": str(shared)},
+        env={**os.environ, **release.environment(), "AZ_BATCH_NODE_SHARED_DIR": str(shared)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

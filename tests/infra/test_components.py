@@ -159,6 +159,12 @@ def test_batch_compute(mocks, autoscale):
         # Batch would not retry a resource file that fails to download.
         assert "resourceFiles" not in start
         assert "--identity pool-identity-id" in command
+        # ... by a program that comes in the environment, so the command line stays short
+        # (under cmd.exe's 8191 characters, the tightest limit a Batch tool may apply).
+        (fetch,) = start["environmentSettings"]
+        assert fetch["name"] == "BATCHWORDS_FETCH"
+        assert "msi_res_id" in fetch["value"]
+        assert len(command) < 8191
         assert "retrying in" in command
         # One StartTask: the offline pool's comes from the same function, with other parameters.
         azure = nodetask_start_task(release("pool-identity-id"), elevated=True, install_venv_package=True)

@@ -306,3 +306,21 @@ def test_the_cli_runs_the_checks_in_the_projects_python(fake):
     )
     assert done.returncode == 2
     assert "no stack file infra/Pulumi.nosuch.yaml" in done.stderr
+
+
+def test_the_command_prints_json_and_exits_by_the_worst_result(fake, monkeypatch, capsys):
+    azure, base = fake
+    monkeypatch.setenv("BATCHWORDS_ARM_ENDPOINT", base)
+    monkeypatch.setenv("BATCHWORDS_PRICES_ENDPOINT", f"{base}/prices")
+    monkeypatch.setenv("ARM_SUBSCRIPTION_ID", SUB)  # what azure-native deploys into
+    assert main(["--stack", "dev", "--json"], credential=Token()) == 0  # one "could not check" only
+    printed = json.loads(capsys.readouterr().out)
+    assert [check["status"] for check in printed].count(PASS) == 7
+    assert {"name", "status", "detail", "fix"} <= set(printed[0])
+
+    azure.assigned = [CONTRIBUTOR]
+    assert main(["--stack", "dev"], credential=Token()) == 1
+    out, err = capsys.readouterr()
+    assert "Right to create role assignments" in out
+    assert "fix: ask for Owner" in out
+    assert "6 passed, 1 failed, 1 could not be checked" in err

@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 import pytest
 import yaml
+from azure.batch import BatchClient
 from google.protobuf import json_format, struct_pb2
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
@@ -35,6 +36,16 @@ from tests.support.words import ROOT
 pytestmark = pytest.mark.azurite
 PROJECT = ROOT / "infra"
 URN = "urn:pulumi:dev::batchwords::pulumi-python:dynamic:Resource::{}"
+#: A BatchJob's ``nodetask`` prop as the program sets it (the wheel read with the pool identity).
+RELEASE = {
+    "digest": "0123456789abcdef",
+    "wheels": {
+        "nodetask-0.1.0-py3-none-any.whl": "https://bwstexample.blob.core.windows.net/application/w.whl"
+    },
+    "identity": "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/identities/i",
+    "use_index": True,
+    "python": "python3",
+}
 
 
 def engine_launch() -> tuple[Path, Path, str]:
@@ -134,10 +145,14 @@ def test_batch_job_verbs_over_grpc(emulators, host, tmp_path):
         job_max_wall_clock_hours=24,
         wait=False,  # no pool: the tasks wait, and the verbs must not
         wait_timeout_seconds=0,
+        nodetask=RELEASE,
     )
     host.configure()
     checked = host.check("job", props)
     assert list(checked.failures) == []
+    # In a preview the wheel's URL is not known yet: the engine sends it as the sentinel, nested.
+    preview = {**props, "nodetask": {**RELEASE, "wheels": {"nodetask-0.1.0-py3-none-any.whl": rpc.UNKNOWN}}}
+    assert list(host.check("job", preview).failures) == []
     bad = host.check("job", {**props, "numwords": 0.0})
     assert [(f.property, f.reason) for f in bad.failures] == [
         ("numwords", "numwords must be at least 1 (got 0)")
@@ -145,6 +160,10 @@ def test_batch_job_verbs_over_grpc(emulators, host, tmp_path):
 
     id_, outs = host.create("job", props)
     assert id_ == spec.job_set
+    # The job installs its own release on every node before its tasks run there.
+    job = BatchClient(emulators.localbatch.endpoint, emulators.localbatch.credential).get_job(id_)
+    assert job.job_preparation_task is not None
+    assert "nodetask-0123456789abcdef" in job.job_preparation_task.command_line
     assert outs["state"] == "running"
     assert outs["job_ids"] == [spec.job_set]
     assert outs["task_counts"]["total"] == len(inputs)  # a float on the wire, equal all the same
