@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 
 import platformdirs
 
-from localbatch import new_key
+from localbatch import AUTO_STORAGE_KEY_ENV, KEY_ENV, new_key
 
 from .._credentials import Credentials
 from .._env import STATE_DIR
@@ -62,13 +63,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def services_dir() -> Path:
+    """Where kept services keep their data (removed by `batchwords local stop`)."""
+    return state_dir() / "services"
+
+
+def refuse_if_running() -> None:
+    """A second `run --keep` must not touch the first one's data while any of its services is up."""
+    if state_path().exists() and any(_alive(pid) for pid in read_state().get("pids", [])):
+        raise ConfigError(
+            f"local services from an earlier `run --keep` are still up (see {state_path()}): use them "
+            "with --local, or stop them first with `batchwords local stop`"
+        )
+
+
 def start_kept(work_dir: Path) -> Services:
     """Start Azurite and `localbatch serve` in their own sessions; record them."""
-    if state_path().exists() and all(_alive(pid) for pid in read_state().get("pids", [])):
-        raise ConfigError(
-            f"local services from an earlier `run --keep` are still up (see {state_path()}); "
-            "stop them first with `batchwords local stop`"
-        )
+    refuse_if_running()
     azurite = start_azurite(work_dir / "azurite", detached=True)
     key = new_key()
     log = (work_dir / "localbatch.log").open("wb")
@@ -80,15 +91,13 @@ def start_kept(work_dir: Path) -> Services:
             "serve",
             "--data-dir",
             str(work_dir / "localbatch"),
-            "--key",
-            key,
             "--auto-storage-url",
             azurite.account_url,
             "--auto-storage-account",
             azurite.account,
-            "--auto-storage-key",
-            azurite.key,
         ],
+        # Keys in the environment, not on the command line that every local user can read.
+        env={**os.environ, KEY_ENV: key, AUTO_STORAGE_KEY_ENV: azurite.key},
         stdout=subprocess.PIPE,
         stderr=log,
         stdin=subprocess.DEVNULL,
@@ -115,8 +124,12 @@ def start_kept(work_dir: Path) -> Services:
     path = state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(state, indent=2), encoding="utf-8")
-    partial.chmod(0o600)  # it holds the emulators' keys
+    partial.unlink(missing_ok=True)
+    # Created 0600 (it holds the emulators' keys), never readable by others even briefly.
+    with os.fdopen(
+        os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8"
+    ) as out:
+        out.write(json.dumps(state, indent=2))
     partial.replace(path)
     return _services(state)
 
@@ -174,4 +187,6 @@ def stop_kept(timeout: float = 10.0) -> list[int]:
     while time.monotonic() < deadline and any(_alive(pid) for pid in running):
         time.sleep(0.05)
     state_path().unlink(missing_ok=True)
+    # The services' data (Azurite's blobs, localbatch's store and nodes) goes with them.
+    shutil.rmtree(services_dir(), ignore_errors=True)
     return running

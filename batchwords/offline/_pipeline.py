@@ -28,7 +28,7 @@ from .._jobset import JobSet, JobSetOutputs
 from .._pool import NodetaskRelease, nodetask_start_task, pool_options, wheels_digest
 from .._spec import JobSpec
 from .._storage import Storage
-from ._kept import start_kept, state_dir, stop_kept
+from ._kept import refuse_if_running, services_dir, start_kept, stop_kept
 from ._services import Services, emulators
 from ._wheelhouse import build_wheelhouse
 
@@ -109,7 +109,8 @@ def run_offline(
     started = time.perf_counter()
     wheels = build_wheelhouse(project, project / "build" / "wheelhouse", say)
     if keep:
-        work = state_dir() / "services"
+        refuse_if_running()  # before touching the data of a session that is still up
+        work = services_dir()
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
     else:

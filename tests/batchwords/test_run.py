@@ -6,6 +6,7 @@ import json
 import os
 import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -110,11 +111,30 @@ def test_keep_leaves_services_for_local_commands(spies, tmp_path, capsys, monkey
         assert [job["id"] for job in json.loads(capsys.readouterr().out)] == ["batchwords-local"]
         assert main(["files", "list", "--local", "--container", "input", "--json"]) == 0
         assert len(json.loads(capsys.readouterr().out)) == len(list(DATA.glob("*.txt")))
+
+        # Secrets stay the user's: the store and the folders are private, the key is not on
+        # the command line that every local user can read.
+        services = tmp_path / "state" / "services"
+        assert oct((services / "localbatch").stat().st_mode & 0o777) == "0o700"
+        assert oct((services / "localbatch" / "localbatch.db").stat().st_mode & 0o777) == "0o600"
+        command_line = Path(f"/proc/{state['pids'][0]}/cmdline").read_bytes().decode()
+        assert "localbatch" in command_line
+        assert state["batch_key"] not in command_line
+        assert state["storage_key"] not in command_line
+
+        # A second --keep refuses before touching anything of the first session.
+        files = sorted(str(path) for path in services.rglob("*"))
+        assert main(["run", str(DATA), "--keep", "--output-dir", str(tmp_path / "out2")]) == 2
+        assert "still up" in capsys.readouterr().err
+        assert sorted(str(path) for path in services.rglob("*")) == files
+        assert main(["files", "list", "--local", "--container", "input", "--json"]) == 0
+        assert len(json.loads(capsys.readouterr().out)) == len(list(DATA.glob("*.txt")))
     finally:
         assert main(["local", "stop"]) == 0
     for pid in state["pids"]:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+    assert not (tmp_path / "state" / "services").exists()  # no state left behind
     assert main(["jobs", "list", "--local"]) == 2
     assert "batchwords run --keep" in capsys.readouterr().err
 

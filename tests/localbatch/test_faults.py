@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -143,13 +144,15 @@ def test_state_survives_a_restart_and_running_tasks_are_requeued(tmp_path):
     assert marker.read_text() == "xx"
 
 
-def test_serve_command(tmp_path):
+def test_serve_command_takes_its_key_from_the_environment_and_keeps_its_data_private(tmp_path):
     key = new_key()
+    data = tmp_path / "data"
     process = subprocess.Popen(
-        [sys.executable, "-m", "localbatch", "serve", "--data-dir", str(tmp_path), "--key", key],
+        [sys.executable, "-m", "localbatch", "serve", "--data-dir", str(data)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "LOCALBATCH_KEY": key},
     )
     try:
         assert process.stdout is not None
@@ -158,9 +161,13 @@ def test_serve_command(tmp_path):
         assert endpoint, line
         client = BatchClient(endpoint.group(1), AzureNamedKeyCredential("localbatch", key))
         assert list(client.list_pools()) == []
+        # Every task's environment (SAS tokens) is in the store: the owner's only.
+        assert oct(data.stat().st_mode & 0o777) == "0o700"
+        assert oct((data / "localbatch.db").stat().st_mode & 0o777) == "0o600"
     finally:
         process.terminate()
         assert process.wait(timeout=20) == 0
+        assert key not in (process.stdout.read() if process.stdout else "")
 
 
 def test_lagging_task_counts_serve_the_state_of_lag_seconds_ago():

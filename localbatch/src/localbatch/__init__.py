@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from ._env import AUTO_STORAGE_KEY_ENV, KEY_ENV
 from ._errors import BatchError
 from ._protocol import SUPPORTED_API_VERSIONS
 from ._runner import AutoStorage
 from ._server import LocalBatch, new_key
 from ._service import BatchService
 
-__all__ = ["SUPPORTED_API_VERSIONS", "AutoStorage", "BatchError", "BatchService", "LocalBatch", "new_key"]
+__all__ = [
+    "AUTO_STORAGE_KEY_ENV",
+    "KEY_ENV",
+    "SUPPORTED_API_VERSIONS",
+    "AutoStorage",
+    "BatchError",
+    "BatchService",
+    "LocalBatch",
+    "new_key",
+]

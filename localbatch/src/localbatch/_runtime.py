@@ -28,7 +28,9 @@ class Runtime:
         self.account = account
         self.auto_storage = auto_storage
         self.base_url = ""
-        data_dir.mkdir(parents=True, exist_ok=True)
+        # The store holds every task's environment (SAS tokens among them): the owner's only.
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        data_dir.chmod(0o700)
         self.store = Store(data_dir / "localbatch.db")
         self.wake = threading.Condition(self.store.lock)
         self.stopping = threading.Event()

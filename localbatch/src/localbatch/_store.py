@@ -7,6 +7,7 @@ copy. The write-through log makes the state survive a restart of the service.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,9 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.lock = threading.RLock()
+        # Created 0600 before SQLite opens it; its -wal and -shm files take the same mode.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        path.chmod(0o600)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
