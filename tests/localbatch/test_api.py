@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
+import time
+from email.utils import formatdate
 
 import pytest
 import requests
@@ -12,6 +15,7 @@ from azure.batch.models._models import BatchJobTerminateOptions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
 from localbatch import LocalBatch, new_key
+from localbatch._auth import sign, string_to_sign
 from tests.support.batch import (
     make_job,
     make_pool,
@@ -49,6 +53,43 @@ class TestAuthentication:
         )
         assert tampered.status_code == 403
         assert tampered.json()["code"] == "AuthenticationFailed"
+
+    @pytest.mark.parametrize(
+        ("date", "detail"),
+        [
+            (None, "Request date header not specified"),
+            ("Tue, 24 Nov 2026 00:00:00 GMT", "too old"),  # a captured request, replayed later
+            (formatdate(time.time() + 3600, usegmt=True), "too far ahead"),
+            ("yesterday", "not an RFC 1123 date"),
+        ],
+    )
+    def test_a_request_without_a_recent_date_is_refused(self, localbatch, date, detail):
+        headers = {"ocp-date": date} if date else {}
+        text = string_to_sign("GET", "/pools", "api-version=2025-06-01", headers.items(), localbatch.account)
+        headers["Authorization"] = f"SharedKey {localbatch.account}:{sign(localbatch.key, text)}"
+        url = f"{localbatch.endpoint}/pools?api-version=2025-06-01"
+        response = requests.get(url, headers=headers, timeout=10)
+        assert response.status_code == 403
+        assert detail in json.dumps(response.json())
+
+    def test_a_repeated_query_parameter_is_refused_not_half_signed(self, localbatch, client):
+        """Appending a second $select to a signed request must not change what it returns."""
+        query = "api-version=2025-06-01&$select=id"
+        headers = signed_headers(localbatch, "GET", "/pools", query)
+        sneaky = f"{localbatch.endpoint}/pools?{query}&$select=id,startTask"
+        response = requests.get(sneaky, headers=headers, timeout=10)
+        assert response.status_code == 400
+        assert response.json()["code"] == "InvalidQueryParameterValue"
+        assert "$select is given more than once" in response.json()["message"]["value"]
+
+    def test_an_id_with_a_trailing_newline_is_refused(self, client):
+        with pytest.raises(HttpResponseError) as refused:
+            client.create_job(
+                batch_models.BatchJobCreateOptions(
+                    id="job\n", pool_info=batch_models.BatchPoolInfo(pool_id="p")
+                )
+            )
+        assert refused.value.status_code == 400
 
     def test_missing_authorization(self, localbatch):
         response = requests.get(f"{localbatch.endpoint}/pools?api-version=2025-06-01", timeout=10)

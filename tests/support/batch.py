@@ -6,6 +6,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
+from email.utils import formatdate
 from typing import Any, cast
 
 from azure.batch import BatchClient
@@ -27,7 +28,7 @@ def signed_headers(
     batch: LocalBatch, method: str, path: str, query: str = "", extra: dict[str, str] | None = None
 ) -> dict[str, str]:
     """Headers for a raw request, signed with the account key as the SDK signs them."""
-    headers = {"ocp-date": "Tue, 24 Nov 2026 00:00:00 GMT", **(extra or {})}
+    headers = {"ocp-date": formatdate(usegmt=True), **(extra or {})}
     text = string_to_sign(method, path, query, headers.items(), batch.account)
     headers["Authorization"] = f"SharedKey {batch.account}:{sign(batch.key, text)}"
     return headers

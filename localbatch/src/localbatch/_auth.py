@@ -5,6 +5,11 @@ builds): the verb; the values of eleven standard headers; every ``ocp-*``
 header as ``name:value`` sorted by name; ``/{account}{path}``; every query
 parameter as ``\\nname:value`` sorted by name. HMAC-SHA256 with the base64
 account key, base64-encoded, in ``Authorization: SharedKey account:signature``.
+
+As the service does, a request must carry its time (``ocp-date``, ``x-ms-date``
+or ``Date``) within 15 minutes of the server's, so a captured request cannot be
+replayed later; and a query parameter may appear once, so that what is signed
+is what is used.
 """
 
 from __future__ import annotations
@@ -13,9 +18,14 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs
 
 from ._errors import BatchError
+
+MAX_SKEW = timedelta(minutes=15)
+DATE_HEADERS = ("ocp-date", "x-ms-date", "date")
 
 SIGNED_HEADERS = (
     "content-encoding",
@@ -86,6 +96,8 @@ def verify(
     if scheme != "SharedKey" or ":" not in credentials:
         raise _refused("The Authorization header is missing or is not a SharedKey header.")
     account, _, signature = credentials.partition(":")
+    _check_time(pairs)
+    _check_query(query_string)
     key = accounts.get(account)
     if key is None:
         raise _refused(f"The account {account!r} is not served here.")
@@ -95,3 +107,31 @@ def verify(
             "The MAC signature found in the HTTP request is not the same as any computed signature."
         )
     return account
+
+
+def _check_time(pairs: list[tuple[str, str]]) -> None:
+    values = {name.lower(): value for name, value in pairs}
+    sent = next((values[name] for name in DATE_HEADERS if values.get(name)), None)
+    if sent is None:
+        raise _refused("Request date header not specified: send ocp-date, x-ms-date or Date.")
+    try:
+        when = parsedate_to_datetime(sent)
+    except (TypeError, ValueError):
+        raise _refused(f"The request date {sent!r} is not an RFC 1123 date.") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if abs(datetime.now(UTC) - when) > MAX_SKEW:
+        raise _refused(f"Request date header too old or too far ahead: {sent} (more than 15 minutes off).")
+
+
+def _check_query(query_string: str) -> None:
+    repeated = sorted(
+        name for name, values in parse_qs(query_string, keep_blank_values=True).items() if len(values) > 1
+    )
+    if repeated:
+        raise BatchError(
+            400,
+            "InvalidQueryParameterValue",
+            f"The query parameter {repeated[0]} is given more than once.",
+            {"QueryParameterName": repeated[0]},
+        )

@@ -9,7 +9,7 @@ from typing import Any
 from ._errors import BatchError, invalid_property, missing_property, too_large
 from ._timeutil import parse_duration
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 UPLOAD_CONDITIONS = {"tasksuccess", "taskfailure", "taskcompletion"}
 MAX_TASKS_PER_COLLECTION = 100
 
@@ -24,7 +24,7 @@ def require(body: dict[str, Any], name: str, prefix: str = "") -> Any:
 def check_id(value: object, name: str = "id") -> str:
     if not isinstance(value, str) or not value:
         raise missing_property(name)
-    if not ID_PATTERN.match(value):
+    if not ID_PATTERN.fullmatch(value):  # match() would let a trailing newline through
         raise invalid_property(
             name,
             value,
