@@ -62,6 +62,19 @@ def merge_counts(files: list[bytes]) -> Counter[str]:
     return merged
 
 
+def missing_results(batch: Batch, job_id: str, job_set: str, present: set[str]) -> list[str]:
+    """The result blobs that the job's succeeded tasks wrote and that are not in ``present``."""
+    return [
+        name
+        for task in batch.tasks(job_id)
+        if task.state == "completed"
+        and task.execution_info is not None
+        and task.execution_info.result == "success"
+        for name in result_blob_names(job_set, str(task.id), str(task.display_name or task.id))
+        if name not in present
+    ]
+
+
 def task_results(
     batch: Batch,
     storage: Storage,
@@ -106,6 +119,15 @@ def _task_result(
             f"{failure_info.code}: {failure_info.message}" if failure_info else f"exit code {info.exit_code}"
         )
         stderr_tail = batch.stderr_tail(job_id, task_id)
+    elif task.state == "completed" and info is not None and info.result == "success":
+        # Success is the result blobs, not the exit code: a blob lost after the task
+        # (deleted, or Storage restarted without it) is a failure to report, never a gap.
+        missing = [name for name in (result_name, counts_name) if name not in outputs]
+        if missing:
+            failure = (
+                f"ResultMissing: the task succeeded but {', '.join(missing)} is not in container "
+                f"{spec.output_container}; submit the input again to recompute it"
+            )
     result = None
     if read_outputs and result_blob is not None and failure is None:
         result = json.loads(storage.read_blob(spec.output_container, result_blob.name))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._batch import Batch, TaskCounts
+from .._results import missing_results
 from ._output import counts_line, emit
 from ._target import add_target_options, clients
 
@@ -85,7 +86,11 @@ def outputs(args: argparse.Namespace) -> int:
     job = target.need_batch().get_job(args.job)
     written = target.storage.download(args.container, args.dest, prefix=f"{job.job_set}/")
     emit(args, [str(p) for p in written], [f"downloaded {len(written)} files to {args.dest}"])
-    return 0 if written else 1
+    present = {path.relative_to(args.dest).as_posix() for path in written}
+    missing = missing_results(target.need_batch(), args.job, job.job_set, present)
+    for name in missing:
+        print(f"batchwords: missing: {name} (its task succeeded; submit the input again)", file=sys.stderr)
+    return 0 if written and not missing else 1
 
 
 def _change(

@@ -91,9 +91,10 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         print(render(outputs, args.numwords, outcome.timings, pipeline.STAGES))
     for task in outputs.failed:
+        how = f" with exit code {task.exit_code}:" if task.exit_code else ":"
         print(
-            f"batchwords: task {task.task_id} ({task.input_name}) failed with exit code {task.exit_code}: "
-            f"{task.failure}\n{task.stderr_tail or ''}".rstrip(),
+            f"batchwords: task {task.task_id} ({task.input_name}) failed{how} {task.failure}\n"
+            f"{task.stderr_tail or ''}".rstrip(),
             file=sys.stderr,
         )
     return EXIT_TASKS_FAILED if outputs.failed else 0

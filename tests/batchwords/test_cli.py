@@ -78,7 +78,25 @@ def test_jobs_list_wait_status_outputs_cancel_delete(target, emulators, pool, ca
         == 0
     )
     assert len(list(dest.rglob("*_OUTPUT.json"))) == 4
+    # A succeeded task's result that is gone from Storage is named, and the command fails.
+    (lost,) = [
+        blob.name
+        for blob in emulators.storage.list_blobs(spec.output_container)
+        if "gettysburg" in blob.name and blob.name.endswith(".json")
+    ]
+    emulators.storage.delete_blob(spec.output_container, lost)
     capsys.readouterr()
+    again = [
+        "jobs",
+        "outputs",
+        "cli-job",
+        "--dest",
+        str(tmp_path / "again"),
+        "--container",
+        spec.output_container,
+    ]
+    assert main([*again, *target]) == 1
+    assert f"missing: {lost} (its task succeeded" in capsys.readouterr().err
     assert main(["jobs", "cancel", "cli-job", *target]) == 0
     assert "already finished" in capsys.readouterr().out
     assert main(["jobs", "delete", "cli-job", *target]) == 0

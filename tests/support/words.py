@@ -18,10 +18,10 @@ def tutorial_counts(text: str, *, ignore_case: bool = False) -> Counter[str]:
     return Counter(word for word in words if word)
 
 
-def all_words(folder: Path) -> Counter[str]:
-    """The tutorial's counts of every text in ``folder``, summed."""
+def all_words(folder: Path, exclude: set[str] | frozenset[str] = frozenset()) -> Counter[str]:
+    """The tutorial's counts of every text in ``folder`` (but the names in ``exclude``), summed."""
     counts: Counter[str] = Counter()
-    for path in sorted(folder.glob("*.txt")):
+    for path in sorted(p for p in folder.glob("*.txt") if p.name not in exclude):
         counts.update(tutorial_counts(path.read_text(encoding="utf-8-sig")))
     return counts
 
