@@ -69,7 +69,7 @@ def run_command(args: argparse.Namespace) -> int:
         say=progress.say,
         progress=progress.tasks,
     )
-    progress.say(f"downloaded {len(outcome.files)} output files to {args.output_dir}")
+    progress.say(f"downloaded {len(outcome.files)} output files to {outcome.output_dir}")
     outputs = outcome.outputs
     if args.json:
         document = {
@@ -97,4 +97,9 @@ def run_command(args: argparse.Namespace) -> int:
             f"{task.stderr_tail or ''}".rstrip(),
             file=sys.stderr,
         )
-    return EXIT_TASKS_FAILED if outputs.failed else 0
+    if outcome.download_problem:
+        print(
+            f"batchwords: error: {outcome.download_problem}; the outputs are in {outcome.output_dir}",
+            file=sys.stderr,
+        )
+    return EXIT_TASKS_FAILED if outputs.failed or outcome.download_problem else 0

@@ -50,6 +50,35 @@ class RunResult:
     #: The downloaded output files.
     files: list[Path]
     timings: dict[str, float]
+    #: Where they are: the output folder, or where they went when it could not take them.
+    output_dir: Path | None = None
+    #: Why the output folder could not take them (None: it did).
+    download_problem: str | None = None
+
+
+def check_output_dir(output_dir: Path) -> None:
+    """The output folder can take the results: checked before any work, so none is lost."""
+    existing = next((p for p in (output_dir, *output_dir.parents) if p.exists()), Path("."))
+    if existing == output_dir and not output_dir.is_dir():
+        raise ConfigError(f"--output-dir {output_dir} is a file; give a folder")
+    if not existing.is_dir():
+        raise ConfigError(f"--output-dir {output_dir} is under {existing}, which is a file; give a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"--output-dir {output_dir}: {existing} is not writable; give a folder you may write"
+        )
+
+
+def download_results(storage: Storage, output_dir: Path, say: Say) -> tuple[list[Path], Path, str | None]:
+    """The job set's outputs in ``output_dir``; if it fails there, in a new temporary folder
+    instead (computed results are never thrown away). Returns (files, folder, problem)."""
+    try:
+        return storage.download(CONTAINERS["output"], output_dir, prefix=f"{JOB_ID}/"), output_dir, None
+    except OSError as exc:
+        problem = f"writing the outputs to {output_dir} failed ({exc})"
+    fallback = Path(tempfile.mkdtemp(prefix="batchwords-results-"))
+    say(f"{problem}; downloading them to {fallback} instead")
+    return storage.download(CONTAINERS["output"], fallback, prefix=f"{JOB_ID}/"), fallback, problem
 
 
 @contextmanager
@@ -97,6 +126,7 @@ def run_offline(
 ) -> RunResult:
     """The whole pipeline offline; the services are stopped even when it fails."""
     input_files(data_dir)
+    check_output_dir(output_dir)
     # Checked before any work; the nodetask release joins it once the wheels are uploaded.
     spec = JobSpec(
         job_set=JOB_ID,
@@ -163,7 +193,7 @@ def run_offline(
                 )
             mark = time.perf_counter()
             outputs = job_set.outputs(inputs)
-            files = storage.download(CONTAINERS["output"], output_dir, prefix=f"{JOB_ID}/")
+            files, landed, problem = download_results(storage, output_dir, say)
             timings["download"] = time.perf_counter() - mark
             if keep:
                 say(f"kept the containers, job {JOB_ID} and pool {POOL_ID}; the services stay up for --local")
@@ -172,7 +202,7 @@ def run_offline(
                 batch.delete_pool(POOL_ID)
                 for container in CONTAINERS.values():
                     storage.delete_container(container)
-            return RunResult(outputs, files, timings)
+            return RunResult(outputs, files, timings, landed, problem)
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import batchwords.offline._services as offline_services
+from batchwords import Storage
 from batchwords.cli import main
 from localbatch import LocalBatch
 from nodetask import count_file
@@ -64,6 +65,43 @@ def test_missing_input_folder(spies, tmp_path, capsys):
     assert code == 2
     assert f"input folder {tmp_path / 'nope'} does not exist" in capsys.readouterr().err
     assert spies["azurite"].call_count == 0
+
+
+@pytest.mark.parametrize("where", ["file", "under a file"])
+def test_an_output_folder_that_cannot_be_one_is_refused_before_any_work(spies, tmp_path, capsys, where):
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder", encoding="utf-8")
+    out = blocker if where == "file" else blocker / "out"
+    assert main(["run", str(DATA), "--output-dir", str(out)]) == 2
+    assert f"--output-dir {out}" in capsys.readouterr().err
+    assert spies["azurite"].call_count == 0  # nothing started, nothing computed and lost
+
+
+def test_results_that_the_output_folder_refuses_are_kept_elsewhere(spies, tmp_path, capsys, mocker):
+    """A disk that fills up, or a folder made read-only during the run (root ignores modes,
+    so the refusal is injected): the computed outputs land in a new folder, said, exit 1."""
+    out = tmp_path / "out"
+    real = Storage.download
+
+    def refusing(self, container, dest, **kwargs):
+        if Path(dest) == out:
+            raise OSError(28, "No space left on device")
+        return real(self, container, dest, **kwargs)
+
+    mocker.patch.object(Storage, "download", refusing)
+    code = main(["run", str(DATA), "--nodes", "1", "--output-dir", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1
+    match = re.search(
+        r"writing the outputs to \S+ failed \(\[Errno 28\] No space left on device\); "
+        r"the outputs are in (\S+)",
+        captured.err,
+    )
+    assert match, captured.err
+    kept = Path(match.group(1))
+    assert len(list(kept.rglob("*_OUTPUT.json"))) == len(list(DATA.glob("*.txt")))
+    assert "Merged top" in captured.out  # the results are still shown
+    assert_services_stopped(spies)
 
 
 def test_failing_start_task_reports_its_stderr(spies, tmp_path, capsys, monkeypatch):
