@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from .._exceptions import (
@@ -23,6 +25,8 @@ from . import _account, _files, _jobs, _preflight, _run
 from ._settings import load_settings
 
 EXIT_FAILED, EXIT_USAGE, EXIT_SERVICE, EXIT_INTERRUPTED = 1, 2, 3, 130
+#: Handled as Ctrl-C; the exit code is 128 + the signal's number, as a shell reports it.
+TERMINATING = (signal.SIGTERM, signal.SIGHUP)
 #: The first matching class gives the exit code.
 EXIT_CODES: tuple[tuple[type[BatchwordsError], int], ...] = (
     (ConfigError, EXIT_USAGE),
@@ -53,6 +57,19 @@ def exit_code(error: BatchwordsError) -> int:
     return next(code for kind, code in EXIT_CODES if isinstance(error, kind))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a timeout, a CI cancel, systemd, a closed terminal): handled as Ctrl-C,
+    so every ``finally`` runs: the services stop and temporary files go."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -60,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     handler: Handler = args.handler
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {signum: signal.signal(signum, _terminate) for signum in TERMINATING}
     try:
         level = str(load_settings().get("log_level", "WARNING"))
         logging.basicConfig(level=level, format="batchwords: %(message)s")
@@ -67,9 +87,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BatchwordsError as exc:
         print(f"batchwords: error: {exc}", file=sys.stderr)
         return exit_code(exc)
+    except Terminated as exc:
+        print(
+            f"batchwords: stopped by {signal.Signals(exc.signum).name}; the local services were stopped",
+            file=sys.stderr,
+        )
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("batchwords: interrupted; the local services were stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        for signum, before in previous.items():
+            signal.signal(signum, before)
 
 
 def entrypoint() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -34,15 +36,21 @@ class Azurite:
     def container_url(self, container: str) -> str:
         return f"{self.account_url}/{container}"
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM to its process group (it and anything it started), SIGKILL if it lingers."""
         if self.process.poll() is None:
-            self.process.terminate()
+            signal_group(self.process.pid, signal.SIGTERM)
             try:
-                # A graceful stop waits for clients' keep-alive connections.
-                self.process.wait(timeout=2)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                signal_group(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+def signal_group(pid: int, signum: int) -> None:
+    """Signal the process group that ``pid`` leads (started with ``start_new_session``)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signum)
 
 
 def find_azurite(start: Path | None = None) -> Path:
@@ -60,12 +68,11 @@ def find_azurite(start: Path | None = None) -> Path:
     )
 
 
-def start_azurite(
-    data_dir: Path, *, timeout: float = 30.0, executable: Path | None = None, detached: bool = False
-) -> Azurite:
+def start_azurite(data_dir: Path, *, timeout: float = 30.0, executable: Path | None = None) -> Azurite:
     """Start Azurite on a free 127.0.0.1 port with its data in ``data_dir``.
 
-    ``detached`` puts it in its own session, so it outlives this process.
+    In a session of its own: a terminal's Ctrl-C reaches batchwords, which stops
+    it; ``stop`` signals its whole group; kept services outlive this process.
     """
     executable = executable or find_azurite()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -83,11 +90,14 @@ def start_azurite(
             "--skipApiVersionCheck",
             "--disableProductStyleUrl",
             "--silent",
+            # Azurite reports usage by default: nothing leaves this machine, and its telemetry
+            # client kept the process alive after a SIGTERM.
+            "--disableTelemetry",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-        start_new_session=detached,
+        start_new_session=True,
     )
     log.close()  # the child holds its own handle; a file never fills like a pipe
     deadline = time.monotonic() + timeout

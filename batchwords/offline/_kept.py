@@ -25,7 +25,7 @@ from localbatch import AUTO_STORAGE_KEY_ENV, KEY_ENV, new_key
 from .._credentials import Credentials
 from .._env import STATE_DIR
 from .._exceptions import ConfigError, ServiceStartError
-from ._azurite import start_azurite
+from ._azurite import signal_group, start_azurite
 from ._services import Services
 
 _ENDPOINT = re.compile(r"at (http://127\.0\.0\.1:\d+)")
@@ -80,7 +80,7 @@ def refuse_if_running() -> None:
 def start_kept(work_dir: Path) -> Services:
     """Start Azurite and `localbatch serve` in their own sessions; record them."""
     refuse_if_running()
-    azurite = start_azurite(work_dir / "azurite", detached=True)
+    azurite = start_azurite(work_dir / "azurite")
     key = new_key()
     log = (work_dir / "localbatch.log").open("wb")
     process = subprocess.Popen(
@@ -175,14 +175,14 @@ def stop_kept(timeout: float = 10.0) -> list[int]:
     """Stop the recorded services and forget them; returns the pids that were running."""
     state = read_state()
     running = [pid for pid in state["pids"] if _alive(pid)]
-    for pid in running:
-        os.kill(pid, signal.SIGTERM)
+    for pid in running:  # each leads its own process group (start_new_session)
+        signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(_alive(pid) for pid in running):
-        time.sleep(0.1)
+        time.sleep(0.05)
     for pid in running:
         if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(_alive(pid) for pid in running):
         time.sleep(0.05)
