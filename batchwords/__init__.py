@@ -19,6 +19,7 @@ from ._exceptions import (
     StorageError,
     SubmitError,
 )
+from ._inputs import Inputs, select_inputs
 from ._jobset import JobSet, JobSetOutputs, Submitted
 from ._pool import (
     NODE_AGENT_SKU,
@@ -48,6 +49,7 @@ __all__ = [
     "ConfigError",
     "Credentials",
     "DeadlineError",
+    "Inputs",
     "JobInfo",
     "JobResults",
     "JobSet",
@@ -75,6 +77,7 @@ __all__ = [
     "preparation_task",
     "resolve_credentials",
     "sas_lifetime",
+    "select_inputs",
     "sign_in",
     "task_id_for",
     "wheels_digest",

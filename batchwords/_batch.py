@@ -17,22 +17,21 @@ from azure.batch import models as batch_models
 from azure.batch.models import CreateTasksError
 from azure.batch.models._models import BatchJobTerminateOptions
 from azure.core.credentials import AzureNamedKeyCredential, TokenCredential
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
-from azure.core.pipeline import PipelineRequest, PipelineResponse
-from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.core.polling import LROPoller
-from azure.core.rest import HttpRequest, HttpResponse
 
+from ._deadline import BoundedRetry, Deadline, Policy, batch_error, error_code
 from ._exceptions import BatchServiceError, ConfigError, DeadlineError, NotFoundError, SubmitError
 
 logger = logging.getLogger(__name__)
 
 STDERR_TAIL_BYTES = 2048
+#: Seconds one poll of a wait may take even when the wait's own timeout is shorter.
+MIN_POLL = 10.0
 TERMINAL_JOB_STATES = {"completed", "deleting", "terminating"}
 #: Job metadata naming the set a job belongs to (follow-up jobs share their set's output prefix).
 JOB_SET_METADATA = "batchwords-job-set"
 
-Policy = SansIOHTTPPolicy[HttpRequest, HttpResponse]
 Say = Callable[[str], None]
 
 
@@ -68,44 +67,9 @@ class JobInfo:
     job_set: str
 
 
-class _Deadline(Policy):
-    """Ends a submission at its deadline or after its budget of server errors.
-
-    azure-batch's ``create_tasks`` requeues a chunk that fails with 5xx forever;
-    raising here makes it record the error and stop.
-    """
-
-    def __init__(self, seconds: float, server_errors: int) -> None:
-        self.deadline = time.monotonic() + seconds
-        self.seconds = seconds
-        self.budget = server_errors
-
-    def on_request(self, request: PipelineRequest[HttpRequest]) -> None:
-        if time.monotonic() > self.deadline:
-            raise DeadlineError(f"the submission did not finish within {self.seconds:.0f} s")
-
-    def on_response(
-        self, request: PipelineRequest[HttpRequest], response: PipelineResponse[HttpRequest, HttpResponse]
-    ) -> None:
-        if response.http_response.status_code >= 500:
-            self.budget -= 1
-            if self.budget < 0:
-                raise DeadlineError(
-                    f"the Batch service kept failing ({response.http_response.status_code}) "
-                    "beyond the retry budget"
-                )
-
-
 def text(value: object) -> str:
     """An SDK enum's wire value ("completed"), not its repr ("BatchTaskState.COMPLETED")."""
     return str(value.value) if isinstance(value, enum.Enum) else str(value)
-
-
-def batch_error(action: str, exc: AzureError) -> BatchServiceError:
-    error = getattr(exc, "error", None)
-    code = getattr(error, "code", None) or type(exc).__name__
-    message = getattr(error, "message", None) or str(exc)
-    return BatchServiceError(f"{action} failed ({code}): {str(message).splitlines()[0]}")
 
 
 class Batch:
@@ -118,29 +82,41 @@ class Batch:
         *,
         retry_backoff: float = 0.8,
         policies: Sequence[Policy] = (),
+        deadline: float | None = None,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        if not isinstance(credential, AzureNamedKeyCredential) and not self.endpoint.startswith("https://"):
+            raise ConfigError(
+                f"Batch endpoint {self.endpoint} is not https: Entra ID tokens go over https only; use the "
+                "account's https endpoint, or Shared Key (BATCHWORDS_BATCH_KEY...) for localbatch"
+            )
         self._credential = credential
         self._retry_backoff = retry_backoff
         self._policies = list(policies)
-        # The SDK's pipeline retries throttling (429/503, honouring Retry-After);
-        # azure-core retries a bad status only 3 times by default.
+        # The SDK's pipeline retries throttling (429/503, honouring Retry-After, but never
+        # past ``deadline``); azure-core retries a bad status only 3 times by default.
+        retry = BoundedRetry(
+            deadline, retry_status=8, retry_backoff_factor=retry_backoff, retry_backoff_max=30
+        )
         self._client = BatchClient(
             self.endpoint,
             credential,
-            retry_status=8,
-            retry_backoff_factor=retry_backoff,
-            retry_backoff_max=30,
+            retry_policy=retry,
             per_retry_policies=self._policies,
+            connection_timeout=10,
+            read_timeout=60,
         )
 
-    def with_deadline(self, seconds: float, server_errors: int) -> Batch:
-        """The same account behind one deadline and one budget of server errors (a submission)."""
+    def with_deadline(self, seconds: float, server_errors: int, what: str = "the submission") -> Batch:
+        """The same account behind one deadline (no request starts and no retry pause ends
+        after it) and one budget of server errors (a submission)."""
+        limit = Deadline(seconds, server_errors, what)
         return Batch(
             self.endpoint,
             self._credential,
             retry_backoff=self._retry_backoff,
-            policies=[*self._policies, _Deadline(seconds, server_errors)],
+            policies=[*self._policies, limit],
+            deadline=limit.deadline,
         )
 
     # -- jobs --------------------------------------------------------------
@@ -176,22 +152,22 @@ class Batch:
                 ) from None
             logger.info("adopting existing job %s (%s)", job_id, job.state)
             return job.state
-        except HttpResponseError as exc:
-            raise batch_error(f"creating job {job_id}", exc) from exc
+        except AzureError as exc:
+            raise batch_error(f"creating job {job_id}", exc, self.endpoint) from exc
 
     def get_job(self, job_id: str) -> JobInfo:
         try:
             return _job_info(self._client.get_job(job_id))
         except ResourceNotFoundError as exc:
             raise NotFoundError(f"job {job_id} does not exist in {self.endpoint}") from exc
-        except HttpResponseError as exc:
-            raise batch_error(f"reading job {job_id}", exc) from exc
+        except AzureError as exc:
+            raise batch_error(f"reading job {job_id}", exc, self.endpoint) from exc
 
     def list_jobs(self) -> list[JobInfo]:
         try:
             return [_job_info(job) for job in self._client.list_jobs()]
-        except HttpResponseError as exc:
-            raise batch_error("listing the jobs", exc) from exc
+        except AzureError as exc:
+            raise batch_error("listing the jobs", exc, self.endpoint) from exc
 
     def task_ids(self, job_id: str) -> set[str]:
         """The ids of a job's tasks; none if the job is gone."""
@@ -199,8 +175,8 @@ class Batch:
             return {str(task.id) for task in self._client.list_tasks(job_id, select=["id"])}
         except ResourceNotFoundError:
             return set()
-        except HttpResponseError as exc:
-            raise batch_error(f"listing the tasks of job {job_id}", exc) from exc
+        except AzureError as exc:
+            raise batch_error(f"listing the tasks of job {job_id}", exc, self.endpoint) from exc
 
     def add_tasks(self, job_id: str, tasks: list[batch_models.BatchTaskCreateOptions]) -> None:
         try:
@@ -231,8 +207,10 @@ class Batch:
             self._client.update_job(
                 job_id, batch_models.BatchJobUpdateOptions(all_tasks_complete_mode="terminatejob")
             )
-        except HttpResponseError as exc:
-            raise batch_error(f"switching job {job_id} to end when its tasks are done", exc) from exc
+        except AzureError as exc:
+            raise batch_error(
+                f"switching job {job_id} to end when its tasks are done", exc, self.endpoint
+            ) from exc
 
     def task_counts(self, job_ids: Sequence[str]) -> TaskCounts:
         """One request per job, however many tasks it has; a missing job counts nothing."""
@@ -242,8 +220,8 @@ class Batch:
                 counts = self._client.get_job_task_counts(job_id).task_counts
             except ResourceNotFoundError:
                 continue
-            except HttpResponseError as exc:
-                raise batch_error(f"reading the task counts of job {job_id}", exc) from exc
+            except AzureError as exc:
+                raise batch_error(f"reading the task counts of job {job_id}", exc, self.endpoint) from exc
             total = total + TaskCounts(
                 counts.active, counts.running, counts.completed, counts.succeeded, counts.failed
             )
@@ -267,19 +245,41 @@ class Batch:
         whether everything completed, so a caller can report what is known.
         """
         deadline = time.monotonic() + timeout
-        expected = sum(len(self.task_ids(job_id)) for job_id in job_ids)
+        # Every request and retry pause ends by the deadline (a zero timeout gets MIN_POLL
+        # seconds, to read the counts once).
+        bounded = self.with_deadline(timeout or MIN_POLL, server_errors=1_000_000, what="the wait")
+        expected: int | None = None
+        counts = TaskCounts()
         while True:
-            counts = self.task_counts(job_ids)
-            if counts.completed >= expected and counts.active == counts.running == 0:
-                listed = self.listed_counts(job_ids)
-                if listed.active == listed.running == 0:
-                    if progress is not None:
-                        progress(listed)
-                    return listed, True
-            if progress is not None:
-                progress(counts)
+            problem: BatchServiceError | None = None
+            try:
+                if expected is None:
+                    expected = sum(len(bounded.task_ids(job_id)) for job_id in job_ids)
+                counts = bounded.task_counts(job_ids)
+                if counts.completed >= expected and counts.active == counts.running == 0:
+                    listed = bounded.listed_counts(job_ids)
+                    if listed.active == listed.running == 0:
+                        if progress is not None:
+                            progress(listed)
+                        return listed, True
+                if progress is not None:
+                    progress(counts)
+            except DeadlineError:
+                if expected is None:  # not one answer in the whole wait: say so
+                    problem = BatchServiceError(
+                        f"the Batch service at {self.endpoint} did not answer within the wait's "
+                        f"{timeout:.0f} s (throttled or failing)",
+                        transient=True,
+                    )
+            except BatchServiceError as exc:
+                if not exc.transient:
+                    raise
+                problem = exc  # unreachable or failing for now: try again until the deadline
+                logger.warning("%s; trying again until the wait ends", exc)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if problem is not None:
+                    raise BatchServiceError(f"{problem} (tried for {timeout:.0f} s)", transient=True)
                 return counts, False
             time.sleep(min(poll_interval, remaining))
 
@@ -309,8 +309,8 @@ class Batch:
             )
         except ResourceNotFoundError:
             return []
-        except HttpResponseError as exc:
-            raise batch_error(f"listing the tasks of job {job_id}", exc) from exc
+        except AzureError as exc:
+            raise batch_error(f"listing the tasks of job {job_id}", exc, self.endpoint) from exc
 
     def stderr_tail(self, job_id: str, task_id: str) -> str | None:
         try:
@@ -325,10 +325,10 @@ class Batch:
             return list(self._client.list_job_preparation_and_release_task_status(job_id))
         except ResourceNotFoundError:
             return []
-        except HttpResponseError as exc:
-            if getattr(exc.error, "code", None) == "JobPreparationTaskOrReleaseTaskNotSpecified":
+        except AzureError as exc:
+            if error_code(exc) == "JobPreparationTaskOrReleaseTaskNotSpecified":
                 return []
-            raise batch_error(f"listing the preparation tasks of job {job_id}", exc) from exc
+            raise batch_error(f"listing the preparation tasks of job {job_id}", exc, self.endpoint) from exc
 
     def preparation_failures(self, job_id: str) -> list[str]:
         """Each node where the job's preparation task (installing nodetask) failed, with its
@@ -367,10 +367,10 @@ class Batch:
             return True
         except ResourceNotFoundError:
             return False
-        except HttpResponseError as exc:
-            if getattr(exc.error, "code", None) == "JobCompleted":
+        except AzureError as exc:
+            if error_code(exc) == "JobCompleted":
                 return False
-            raise batch_error(f"terminating job {job_id}", exc) from exc
+            raise batch_error(f"terminating job {job_id}", exc, self.endpoint) from exc
 
     def delete(self, job_id: str) -> bool:
         """Delete a job; deleting one that is already gone is success (returns False)."""
@@ -381,8 +381,8 @@ class Batch:
     def create_pool(self, options: batch_models.BatchPoolCreateOptions) -> None:
         try:
             self._client.create_pool(options)
-        except HttpResponseError as exc:
-            raise batch_error(f"creating pool {options.id}", exc) from exc
+        except AzureError as exc:
+            raise batch_error(f"creating pool {options.id}", exc, self.endpoint) from exc
 
     def wait_for_pool(self, pool_id: str, *, timeout: float, say: Say | None = None) -> None:
         """Wait until every node is idle; a failed StartTask raises with the tail of its stderr."""
@@ -391,8 +391,8 @@ class Batch:
         while time.monotonic() < deadline:
             try:
                 nodes = list(self._client.list_nodes(pool_id))
-            except HttpResponseError as exc:
-                raise batch_error(f"listing the nodes of pool {pool_id}", exc) from exc
+            except AzureError as exc:
+                raise batch_error(f"listing the nodes of pool {pool_id}", exc, self.endpoint) from exc
             states = sorted(text(node.state) for node in nodes)
             if states != last and say is not None:
                 say(f"pool {pool_id}: nodes {', '.join(states) or 'none yet'}")
@@ -431,7 +431,7 @@ def _deleted(what: str, begin: Callable[[], LROPoller[None]]) -> bool:
         return True
     except ResourceNotFoundError:
         return False
-    except HttpResponseError as exc:
+    except AzureError as exc:
         raise batch_error(f"deleting {what}", exc) from exc
 
 

@@ -10,6 +10,8 @@ so the next run signs in silently.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 from collections.abc import Mapping
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from azure.core.credentials import AzureNamedKeyCredential, TokenCredential
+from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import (
     AuthenticationRecord,
     DefaultAzureCredential,
@@ -52,13 +55,36 @@ class Credentials:
     def from_keys(
         cls, *, batch_account: str, batch_key: str, storage_account: str, storage_key: str, source: str
     ) -> Credentials:
-        """Shared Key for both accounts (the emulators), passed as values."""
+        """Shared Key for both accounts (the emulators), passed as values; keys must be base64."""
+        for name, key in (("Batch", batch_key), ("Storage", storage_key)):
+            try:
+                base64.b64decode(key, validate=True)
+            except binascii.Error:
+                raise ConfigError(
+                    f"the {name} account key ({source}) is not base64: copy the whole key"
+                ) from None
         return cls(
             batch=AzureNamedKeyCredential(batch_account, batch_key),
             storage=AzureNamedKeyCredential(storage_account, storage_key),
             source=f"Shared Key for Batch account {batch_account} and Storage account {storage_account} "
             f"({source})",
         )
+
+
+#: What to do when no credential gives a token (instead of azure-identity's 65-line report).
+SIGN_IN_HINT = (
+    "no Azure sign-in found: run `az login` or `batchwords login`, or set AZURE_CLIENT_ID, "
+    "AZURE_TENANT_ID and AZURE_CLIENT_SECRET for a service principal (or the BATCHWORDS_*_KEY "
+    "variables for the emulators)"
+)
+
+
+def sign_in_failure(exc: BaseException) -> ConfigError | None:
+    """A ``ConfigError`` saying how to sign in, if ``exc`` is a failure to get a token at all
+    (not a refusal by the service, which has a status code)."""
+    if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None:
+        return ConfigError(SIGN_IN_HINT)
+    return None
 
 
 def _record_path(state_dir: Path) -> Path:

@@ -30,7 +30,12 @@ class StorageError(BatchwordsError):
 
 
 class BatchServiceError(BatchwordsError):
-    """The Batch service refused or failed an operation."""
+    """The Batch service refused or failed an operation; ``transient`` when trying again
+    later may succeed (unreachable, throttled, a server error)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class SubmitError(BatchServiceError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +18,7 @@ from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
     ResourceNotFoundError,
+    ServiceRequestError,
 )
 from azure.storage.blob import (
     BlobSasPermissions,
@@ -25,12 +26,15 @@ from azure.storage.blob import (
     ContainerClient,
     ContainerSasPermissions,
     ContentSettings,
+    ExponentialRetry,
     UserDelegationKey,
     generate_blob_sas,
     generate_container_sas,
 )
 
-from ._exceptions import ConfigError, StorageError
+from ._credentials import sign_in_failure
+from ._exceptions import BatchwordsError, ConfigError, StorageError
+from ._inputs import select_inputs
 from ._roles import waiting_for_roles
 
 logger = logging.getLogger(__name__)
@@ -92,11 +96,19 @@ def md5_base64(path: Path) -> str:
     return base64.b64encode(digest.digest()).decode("ascii")
 
 
-def _storage_error(action: str, exc: AzureError) -> StorageError:
+def _storage_error(action: str, exc: Exception) -> BatchwordsError:
+    no_token = sign_in_failure(exc)
+    if no_token is not None:
+        return no_token
+    if isinstance(exc, OSError):  # a stream cut short (requests' ChunkedEncodingError is an OSError)
+        return StorageError(f"{action} failed: the download broke off ({type(exc).__name__}); try again")
+    if isinstance(exc, ServiceRequestError):
+        return StorageError(f"{action} failed: Storage cannot be reached ({str(exc).splitlines()[0][:200]})")
     code = getattr(exc, "error_code", None)
     status = getattr(exc, "status_code", None)
     detail = f"{status} {code}" if status else type(exc).__name__
-    return StorageError(f"{action} failed ({detail}): {getattr(exc, 'reason', None) or exc.message}")
+    message = getattr(exc, "reason", None) or getattr(exc, "message", None) or str(exc)
+    return StorageError(f"{action} failed ({detail}): {str(message).splitlines()[0]}")
 
 
 class Storage:
@@ -109,13 +121,26 @@ class Storage:
                 f"storage endpoint {account_url!r} is not a URL such as https://ACCOUNT.blob.core.windows.net"
             )
         self.account_url = account_url.rstrip("/")
+        if not isinstance(credential, AzureNamedKeyCredential) and parts.scheme != "https":
+            raise ConfigError(
+                f"storage endpoint {self.account_url} is not https: Entra ID tokens go over https only; use "
+                "the account's https endpoint, or Shared Key (BATCHWORDS_STORAGE_KEY...) for Azurite"
+            )
         self._credential = credential
         shared = (
             {"account_name": credential.named_key.name, "account_key": credential.named_key.key}
             if isinstance(credential, AzureNamedKeyCredential)
             else credential
         )
-        self._service = BlobServiceClient(self.account_url, credential=shared)
+        # An unreachable endpoint fails in about 10 s (the SDK's default pauses add up to
+        # 84 s), and a connection that never answers ends its attempt after a minute.
+        self._service = BlobServiceClient(
+            self.account_url,
+            credential=shared,
+            retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=3),
+            connection_timeout=10,
+            read_timeout=60,
+        )
         self._delegation: tuple[UserDelegationKey, datetime] | None = None
 
     @property
@@ -184,15 +209,22 @@ class Storage:
         ]
 
     def upload_folder(
-        self, folder: Path, container: str, *, prefix: str = "", progress: Progress | None = None
+        self,
+        folder: Path,
+        container: str,
+        *,
+        prefix: str = "",
+        progress: Progress | None = None,
+        exclude: Sequence[Path] = (),
+        follow_links: bool = False,
     ) -> list[tuple[BlobInfo, bool]]:
-        """Upload every file under ``folder`` (hidden files excepted); a blob whose
-        MD5 already matches is skipped. Returns each blob and whether it was uploaded."""
-        if not folder.is_dir():
-            raise ConfigError(f"input folder {folder} does not exist or is not a folder")
-        files = sorted(path for path in folder.rglob("*") if path.is_file() and not path.name.startswith("."))
-        named = {prefix + path.relative_to(folder).as_posix(): path for path in files}
-        return self.upload_files(container, named, prefix=prefix, progress=progress)
+        """Upload the input files under ``folder`` (see ``select_inputs``: no hidden files,
+        no nodetask results...); a blob whose MD5 already matches is skipped. Returns each
+        blob and whether it was uploaded."""
+        inputs = select_inputs(folder, prefix=prefix, exclude=exclude, follow_links=follow_links)
+        for path, why in inputs.skipped:
+            logger.info("not an input: %s (%s)", path, why)
+        return self.upload_files(container, inputs.files, prefix=prefix, progress=progress)
 
     def upload_files(
         self, container: str, files: Mapping[str, Path], *, prefix: str = "", progress: Progress | None = None
@@ -255,7 +287,7 @@ class Storage:
             return self._container(container).download_blob(name, validate_content=True).readall()
         except ResourceNotFoundError as exc:
             raise StorageError(f"blob {container}/{name} does not exist") from exc
-        except AzureError as exc:
+        except (AzureError, OSError) as exc:
             raise _storage_error(f"reading {container}/{name}", exc) from exc
 
     def download(self, container: str, dest: Path, *, prefix: str = "") -> list[Path]:

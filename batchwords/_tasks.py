@@ -75,7 +75,7 @@ def input_problems(inputs: Mapping[str, str]) -> list[tuple[str, str]]:
         other = planned.setdefault(task_id, name)
         if other != name:
             found.append(
-                ("inputs", f"inputs {other!r} and {name!r} both map to task id {task_id}: rename one of them")
+                ("inputs", f"{other!r} and {name!r} both map to task id {task_id}: rename one of them")
             )
     return found
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pulumi
 
+import batchwords
 from infra.naming import ACCOUNT_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,8 +46,9 @@ class StackConfig:
     batch_account_name: str | None = None
 
     @property
-    def input_files(self) -> list[Path]:
-        return sorted(p for p in self.input_folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    def input_files(self) -> dict[str, Path]:
+        """Blob name -> file, by the one rule of what an input is (``batchwords.select_inputs``)."""
+        return batchwords.select_inputs(self.input_folder).files
 
 
 def load(config: pulumi.Config | None = None, stack: str | None = None, root: Path = ROOT) -> StackConfig:
@@ -114,8 +116,10 @@ def load(config: pulumi.Config | None = None, stack: str | None = None, root: Pa
         storage_account_name=names["storageAccountName"],
         batch_account_name=names["batchAccountName"],
     )
-    if not values.input_files:
-        raise fail("inputFolder", f"folder {folder} has no input files")
+    try:
+        values.input_files  # noqa: B018 (checked now, with the key and stack file named)
+    except batchwords.ConfigError as exc:
+        raise fail("inputFolder", str(exc)) from exc
     if values.job_max_wall_clock_hours > 144:
         raise fail(
             "jobMaxWallClockHours", f"must be at most 144 (6 days) (got {values.job_max_wall_clock_hours})"

@@ -85,7 +85,7 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         "inputs",
         storage_endpoint=store.blob_endpoint,
         container=store.containers["input"].name,
-        files={path.relative_to(config.input_folder).as_posix(): path for path in config.input_files},
+        files=config.input_files,
         opts=uploads,
     )
     # Downloaded by the nodes with the pool identity (Storage Blob Data Reader), no SAS.

@@ -17,6 +17,9 @@ def add_parser(commands: Any) -> None:
     upload_parser = actions.add_parser("upload", help="upload a folder (unchanged files are skipped)")
     upload_parser.add_argument("folder", type=Path)
     upload_parser.add_argument("--container", default="input")
+    upload_parser.add_argument(
+        "--follow-links", action="store_true", help="read symbolic links that leave the folder too"
+    )
     upload_parser.set_defaults(handler=upload)
     list_parser = actions.add_parser("list", help="list a container")
     list_parser.add_argument("--container", default="input")
@@ -42,6 +45,7 @@ def upload(args: argparse.Namespace) -> int:
         args.folder,
         args.container,
         progress=lambda i, n, name: print(f"batchwords: {i}/{n} {name}", file=sys.stderr, flush=True),
+        follow_links=args.follow_links,
     )
     uploaded = [blob.name for blob, changed in results if changed]
     emit(

@@ -13,6 +13,8 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 
+from azure.core.exceptions import AzureError
+
 from .._exceptions import (
     BatchServiceError,
     BatchwordsError,
@@ -83,10 +85,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         level = str(load_settings().get("log_level", "WARNING"))
         logging.basicConfig(level=level, format="batchwords: %(message)s")
+        if level.upper() != "DEBUG":
+            # Its report of every credential it tried is dozens of lines, twice; the error
+            # batchwords raises says in one line how to sign in.
+            logging.getLogger("azure.identity").setLevel(logging.ERROR)
         return handler(args)
     except BatchwordsError as exc:
         print(f"batchwords: error: {exc}", file=sys.stderr)
         return exit_code(exc)
+    except AzureError as exc:  # a service error no layer below named: still one line
+        print(f"batchwords: error: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}", file=sys.stderr)
+        return EXIT_SERVICE
     except Terminated as exc:
         print(
             f"batchwords: stopped by {signal.Signals(exc.signum).name}; the local services were stopped",

@@ -15,6 +15,8 @@ from ._settings import config_dir, load_settings, project_root
 from ._target import offline
 
 EXIT_TASKS_FAILED = 1
+#: Batch's limit on task slots per node.
+MAX_SLOTS = 256
 
 
 def add_parser(commands: Any) -> None:
@@ -38,6 +40,9 @@ def add_parser(commands: Any) -> None:
     run.add_argument(
         "--keep", action="store_true", help="keep the services, containers, job and pool for --local commands"
     )
+    run.add_argument(
+        "--follow-links", action="store_true", help="read symbolic links that leave the input folder too"
+    )
     run.set_defaults(handler=run_command)
 
 
@@ -46,6 +51,10 @@ def run_command(args: argparse.Namespace) -> int:
         args.numwords = int(load_settings().get("numwords", 10))
     if args.numwords < 1:
         raise ConfigError(f"--numwords must be at least 1 (got {args.numwords})")
+    if args.nodes < 1:
+        raise ConfigError(f"--nodes must be at least 1: a pool without nodes runs nothing (got {args.nodes})")
+    if not 1 <= args.slots <= MAX_SLOTS:
+        raise ConfigError(f"--slots must be 1 to {MAX_SLOTS} task slots per node (got {args.slots})")
     pipeline = offline()
     given = None
     if args.batch_endpoint or args.storage_endpoint:
@@ -68,6 +77,7 @@ def run_command(args: argparse.Namespace) -> int:
         given=given,
         say=progress.say,
         progress=progress.tasks,
+        follow_links=args.follow_links,
     )
     progress.say(f"downloaded {len(outcome.files)} output files to {outcome.output_dir}")
     outputs = outcome.outputs

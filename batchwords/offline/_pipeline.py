@@ -15,7 +15,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,10 +24,12 @@ from pathlib import Path
 from .._batch import Batch, TaskCounts
 from .._env import NODE_PYTHON
 from .._exceptions import BatchServiceError, ConfigError
+from .._inputs import Inputs, select_inputs
 from .._jobset import JobSet, JobSetOutputs
 from .._pool import NodetaskRelease, nodetask_start_task, pool_options, wheels_digest
 from .._spec import JobSpec
-from .._storage import Storage
+from .._storage import Storage, md5_base64
+from .._tasks import check_inputs
 from ._kept import refuse_if_running, services_dir, start_kept, stop_kept
 from ._services import Services, emulators
 from ._wheelhouse import build_wheelhouse
@@ -100,13 +102,11 @@ def services(work_dir: Path, *, keep: bool, given: Services | None = None) -> It
         raise
 
 
-def input_files(data_dir: Path) -> list[Path]:
-    """The files of the input folder (hidden ones excepted); an error when there are none."""
-    if not data_dir.is_dir():
-        raise ConfigError(f"input folder {data_dir} does not exist; give a folder of text files")
-    inputs = sorted(p for p in data_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
-    if not inputs:
-        raise ConfigError(f"input folder {data_dir} has no files")
+def input_files(data_dir: Path, *, exclude: Sequence[Path] = (), follow_links: bool = False) -> Inputs:
+    """The run's inputs, every one checked before any upload (see ``select_inputs``), task ids
+    included: names that would collapse to one are refused here, not after the upload."""
+    inputs = select_inputs(data_dir, exclude=exclude, follow_links=follow_links)
+    check_inputs({name: md5_base64(path) for name, path in inputs.files.items()})
     return inputs
 
 
@@ -123,10 +123,14 @@ def run_offline(
     given: Services | None = None,
     say: Say = print,
     progress: Callable[[TaskCounts], None] | None = None,
+    follow_links: bool = False,
 ) -> RunResult:
     """The whole pipeline offline; the services are stopped even when it fails."""
-    input_files(data_dir)
     check_output_dir(output_dir)
+    # An output folder inside the input folder is never read back as input.
+    selected = input_files(data_dir, exclude=[output_dir], follow_links=follow_links)
+    for warning in selected.warnings():
+        say(warning)
     # Checked before any work; the nodetask release joins it once the wheels are uploaded.
     spec = JobSpec(
         job_set=JOB_ID,
@@ -155,8 +159,10 @@ def run_offline(
             for container in CONTAINERS.values():
                 storage.ensure_container(container)
             app = storage.upload_folder(wheels[0].parent, CONTAINERS["application"])
-            uploaded = storage.upload_folder(
-                data_dir, CONTAINERS["input"], progress=lambda i, n, name: say(f"upload {i}/{n}: {name}")
+            uploaded = storage.upload_files(
+                CONTAINERS["input"],
+                selected.files,
+                progress=lambda i, n, name: say(f"upload {i}/{n}: {name}"),
             )
             timings["upload"] = time.perf_counter() - mark
             mark = time.perf_counter()

@@ -235,3 +235,23 @@ def test_sigterm_and_sighup_stop_the_services_and_remove_temporary_files(wheelho
     assert f"stopped by {signal.Signals(signum).name}" in run.stderr.read()
     assert processes_mentioning(str(temp)) == []  # Azurite is gone, not orphaned
     assert list(temp.iterdir()) == []  # and its temporary folder with it
+
+
+def test_a_second_run_does_not_read_its_own_outputs_or_nodetasks(spies, tmp_path, capsys):
+    """An --output-dir inside the data folder, nodetask results and hidden files beside the
+    inputs: the next run counts the inputs only (once the README's example broke `make demo`)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for path in DATA.glob("*.txt"):
+        (data / path.name).write_bytes(path.read_bytes())
+    (data / "gettysburg_address_OUTPUT.txt").write_text("the the the", encoding="utf-8")
+    (data / ".notes").mkdir()
+    (data / ".notes" / "todo.txt").write_text("the the", encoding="utf-8")
+    out = data / "results"
+    for _ in range(2):  # the second run finds the first one's outputs inside data/
+        assert main(["run", str(data), "--nodes", "1", "--output-dir", str(out), "--json"]) == 0
+        document = json.loads(capsys.readouterr().out)
+        assert sorted(item["input"] for item in document["files"]) == sorted(
+            p.name for p in DATA.glob("*.txt")
+        )
+        assert document["total_words"] == sum(all_words(DATA).values())

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nodetask import ExitCode, read_counts_file
-from nodetask.__main__ import main
+from nodetask import ExitCode, read_counts_file, result_name
+from nodetask.__main__ import MAX_LOCAL_NAME, local_name, main
 from tests.support.words import tutorial_counts
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -41,6 +41,25 @@ def local(sample: Path, out: Path, *extra: str) -> list[str]:
 
 @pytest.mark.usefixtures("no_batch_env")
 class TestLocalRun:
+    def test_a_name_of_240_bytes_and_more_gets_short_local_results(self, tmp_path, capsys):
+        """Its output name plus a temporary prefix would pass the file system's 255 bytes;
+        the local files get a shortened name, the blobs keep the full one."""
+        name = ("ü" * 120) + "-" + ("w" * 10) + ".txt"  # 255 bytes in UTF-8
+        source = tmp_path / name
+        source.write_text("one two two", encoding="utf-8")
+        out = tmp_path / "out"
+        assert main(local(source, out, "--format", "json", "--quiet")) == ExitCode.OK
+        written = sorted(path.name for path in out.iterdir())
+        assert len(written) == 2
+        assert all(len(n.encode()) <= MAX_LOCAL_NAME for n in written)
+        result = next(n for n in written if n.endswith("_OUTPUT.json"))
+        assert result == local_name(result_name(name))
+        assert result.startswith("ü" * 10)
+        document = json.loads((out / result).read_text(encoding="utf-8"))
+        assert document["input"] == name  # the result still names its input in full
+        assert document["top"][0] == {"word": "two", "count": 2}
+        assert local_name("short_OUTPUT.json") == "short_OUTPUT.json"
+
     def test_text_result_beside_the_tutorial_name(self, sample, tmp_path, capsys):
         out = tmp_path / "out"
         assert main(local(sample, out, "--numwords", "3")) == ExitCode.OK

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._contract import RESULT_FORMAT, SAS_ENV, counts_name, result_name
+from ._contract import RESULT_FORMAT, SAS_ENV, counts_name, is_result_name, result_name
 from ._count import WordCounts, count_file, top_words
 from ._exceptions import (
     ExitCode,
@@ -52,6 +52,7 @@ __all__ = [
     "count_file",
     "counts_file_bytes",
     "counts_name",
+    "is_result_name",
     "read_counts_file",
     "result_name",
     "top_words",

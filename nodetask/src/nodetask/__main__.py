@@ -136,12 +136,30 @@ def _resolve_destination(args: argparse.Namespace) -> tuple[str, str] | None:
     return url.rstrip("/"), sas
 
 
+#: Bytes of a local output file name: file systems allow 255, and its temporary name needs room.
+MAX_LOCAL_NAME = 200
+
+
+def local_name(name: str) -> str:
+    """A result file's local name: ``name``, or for a very long input name its first bytes,
+    a digest of the whole and its suffix (``_OUTPUT.json``); the blob keeps the full name."""
+    raw = name.encode("utf-8")
+    if len(raw) <= MAX_LOCAL_NAME:
+        return name
+    cut = max(name.rfind("_OUTPUT"), name.rfind("_COUNTS"))
+    stem, tail = (name[:cut], name[cut:]) if cut > 0 else (name, "")
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    room = MAX_LOCAL_NAME - len(tail.encode("utf-8")) - len(digest) - 1
+    short = stem.encode("utf-8")[: max(room, 1)].decode("utf-8", errors="ignore")
+    return f"{short}~{digest}{tail}"
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary file beside the target, then rename it into place."""
     tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".nodetask-", delete=False) as tmp:
             tmp_name = tmp.name
             tmp.write(data)
         os.replace(tmp_name, path)
@@ -198,11 +216,12 @@ def run(args: argparse.Namespace) -> int:
     counts_name = contract.counts_name(input_path.name)
     rendered = report.to_json() if args.format == "json" else report.to_text()
     counts_data = counts_file_bytes(counts)
-    _write_atomically(output_dir / counts_name, counts_data)
-    _write_atomically(output_dir / result_name, rendered.encode("utf-8"))
+    _write_atomically(output_dir / local_name(counts_name), counts_data)
+    _write_atomically(output_dir / local_name(result_name), rendered.encode("utf-8"))
     if not args.quiet:
         sys.stdout.write(rendered)
-        print(f"nodetask: wrote {output_dir / result_name} and {counts_name}", file=sys.stderr)
+        written = f"{output_dir / local_name(result_name)} and {local_name(counts_name)}"
+        print(f"nodetask: wrote {written}", file=sys.stderr)
 
     if uploader is not None:
         from ._upload import OutputBlob  # noqa: PLC0415

@@ -24,3 +24,8 @@ def result_name(input_name: str, output_format: str = "json") -> str:
 def counts_name(input_name: str) -> str:
     """The full-counts file of an input: ``book_COUNTS.tsv.gz``."""
     return f"{PurePosixPath(input_name).stem}_COUNTS.tsv.gz"
+
+
+def is_result_name(file_name: str) -> bool:
+    """Whether a file is one of nodetask's results (never an input)."""
+    return file_name.endswith("_COUNTS.tsv.gz") or PurePosixPath(file_name).stem.endswith("_OUTPUT")
