@@ -68,8 +68,10 @@ def find_azurite(start: Path | None = None) -> Path:
     )
 
 
-def start_azurite(data_dir: Path, *, timeout: float = 30.0, executable: Path | None = None) -> Azurite:
-    """Start Azurite on a free 127.0.0.1 port with its data in ``data_dir``.
+def start_azurite(
+    data_dir: Path, *, timeout: float = 30.0, executable: Path | None = None, port: int = 0
+) -> Azurite:
+    """Start Azurite on 127.0.0.1 (``port``, or a free one) with its data in ``data_dir``.
 
     In a session of its own: a terminal's Ctrl-C reaches batchwords, which stops
     it; ``stop`` signals its whole group; kept services outlive this process.
@@ -84,7 +86,7 @@ def start_azurite(data_dir: Path, *, timeout: float = 30.0, executable: Path | N
             "--blobHost",
             "127.0.0.1",
             "--blobPort",
-            "0",
+            str(port),
             "--location",
             str(data_dir),
             "--skipApiVersionCheck",

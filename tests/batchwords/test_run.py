@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -192,49 +189,6 @@ def test_run_against_given_endpoints(spies, emulators, azurite, tmp_path, capsys
     assert "Merged top 10 of 4 files" in capsys.readouterr().out
     assert main([*argv, "--batch-endpoint", emulators.localbatch.endpoint]) == 2
     assert "both --batch-endpoint and --storage-endpoint" in capsys.readouterr().err
-
-
-def processes_mentioning(text: str) -> list[int]:
-    """Live processes whose command line contains ``text``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if text.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_and_sighup_stop_the_services_and_remove_temporary_files(wheelhouse, tmp_path, signum):
-    """As a timeout, a CI cancel or a closed terminal sends them: handled like Ctrl-C."""
-    project = tmp_path / "project"
-    (project / "build").mkdir(parents=True)
-    (project / "build" / "wheelhouse").symlink_to(wheelhouse)
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    run = subprocess.Popen(
-        [sys.executable, "-m", "batchwords", "run", str(DATA), "--output-dir", str(tmp_path / "out")],
-        cwd=project,
-        env={**os.environ, "TMPDIR": str(temp)},
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
-    assert run.stderr is not None
-    lines = []
-    for line in run.stderr:  # the services are up once they are named
-        lines.append(line)
-        if line.startswith("batchwords: services:"):
-            break
-    assert processes_mentioning(str(temp)), "Azurite runs with its data in the run's temporary folder"
-    run.send_signal(signum)
-    assert run.wait(timeout=30) == 128 + signum
-    assert f"stopped by {signal.Signals(signum).name}" in run.stderr.read()
-    assert processes_mentioning(str(temp)) == []  # Azurite is gone, not orphaned
-    assert list(temp.iterdir()) == []  # and its temporary folder with it
 
 
 def test_a_second_run_does_not_read_its_own_outputs_or_nodetasks(spies, tmp_path, capsys):

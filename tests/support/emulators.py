@@ -112,28 +112,43 @@ def emulators(azurite: Azurite, tmp_path: Path, request: pytest.FixtureRequest) 
         yield Emulators(localbatch, storage, batch, credentials, uuid.uuid4().hex[:8])
 
 
-@pytest.fixture
-def pool(emulators: Emulators, wheelhouse: Path, blob_service: BlobServiceClient) -> str:
-    """A localbatch pool whose StartTask installs the real nodetask wheels.
+def install_pool(
+    storage: Storage,
+    batch: Batch,
+    blob_service: BlobServiceClient,
+    wheelhouse: Path,
+    app: str,
+    *,
+    pool_id: str = "pool",
+    nodes: int = 1,
+    slots: int = 2,
+) -> NodetaskRelease:
+    """A localbatch pool whose StartTask installs the real nodetask wheels; returns their release.
 
     They are read anonymously from a public container, as Azure's nodes read them with
     the pool identity: no SAS, so none can reach a Pulumi state in the provider tests.
     """
-    app = f"app-{emulators.suffix}"
     blob_service.create_container(app, public_access="blob")
-    uploaded = emulators.storage.upload_folder(wheelhouse, app)
-    emulators.release = release = NodetaskRelease(
+    uploaded = storage.upload_folder(wheelhouse, app)
+    release = NodetaskRelease(
         digest=wheels_digest(sorted(wheelhouse.glob("*.whl"))),
-        wheels=tuple((blob.name, emulators.storage.blob_url(app, blob.name)) for blob, _ in uploaded),
+        wheels=tuple((blob.name, storage.blob_url(app, blob.name)) for blob, _ in uploaded),
         use_index=False,
         python=sys.executable,
         attempts=1,
     )
     start_task = nodetask_start_task(release, elevated=False, max_retries=0)
-    emulators.batch.create_pool(
-        pool_options("pool", nodes=1, slots=2, start_task=start_task.to_batch_model())
+    batch.create_pool(pool_options(pool_id, nodes=nodes, slots=slots, start_task=start_task.to_batch_model()))
+    batch.wait_for_pool(pool_id, timeout=120)
+    return release
+
+
+@pytest.fixture
+def pool(emulators: Emulators, wheelhouse: Path, blob_service: BlobServiceClient) -> str:
+    """A localbatch pool with nodetask installed; every ``emulators.spec()`` installs the same release."""
+    emulators.release = install_pool(
+        emulators.storage, emulators.batch, blob_service, wheelhouse, f"app-{emulators.suffix}"
     )
-    emulators.batch.wait_for_pool("pool", timeout=120)
     return "pool"
 
 
