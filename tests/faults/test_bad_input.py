@@ -8,6 +8,7 @@ import time
 
 import pytest
 from azure.identity import DefaultAzureCredential
+from requests.exceptions import ChunkedEncodingError
 
 from batchwords import Batch, BatchServiceError, ConfigError, Credentials, Storage
 from batchwords.cli import main
@@ -134,3 +135,45 @@ def test_a_library_user_gets_the_same_refusals(emulators):
         Credentials.from_keys(
             batch_account="a", batch_key="%%%", storage_account="b", storage_key="a2V5", source="test"
         )
+
+
+def test_a_download_that_breaks_off_is_one_line(emulators, pool, mocker, capsys, tmp_path, monkeypatch):
+    """A damaged store once leaked requests' ChunkedEncodingError as a traceback from `jobs outputs`;
+    requests cannot be made to break a stream here, so the break is injected where it surfaced."""
+    spec = emulators.spec(job_set="broken")
+    job_set = emulators.job_set(spec)
+    job_set.submit(upload_samples(emulators, spec))
+    assert job_set.wait(timeout=120, poll_interval=0.2)[1]
+    mocker.patch(
+        "azure.storage.blob.StorageStreamDownloader.readall",
+        side_effect=ChunkedEncodingError("Connection broken: IncompleteRead(12 bytes read)"),
+    )
+    for name, value in zip(
+        KEYS,
+        (
+            emulators.localbatch.account,
+            emulators.localbatch.key,
+            "devstoreaccount1",
+            emulators.credentials.storage.named_key.key,
+        ),
+        strict=True,
+    ):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BATCHWORDS_CONFIG_DIR", str(tmp_path / "config"))
+    target = [
+        "--batch-endpoint",
+        emulators.localbatch.endpoint,
+        "--storage-endpoint",
+        emulators.storage.account_url,
+    ]
+    args = [
+        "jobs",
+        "outputs",
+        "broken",
+        "--dest",
+        str(tmp_path / "out"),
+        "--container",
+        spec.output_container,
+    ]
+    assert main([*args, *target]) == 3
+    assert "the download broke off (ChunkedEncodingError); try again" in one_line(capsys)
