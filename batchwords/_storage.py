@@ -132,14 +132,14 @@ class Storage:
             if isinstance(credential, AzureNamedKeyCredential)
             else credential
         )
-        # An unreachable endpoint fails in about 10 s (pauses of about 2, 3 and 4 s; the SDK's
-        # default ones add up to 84 s), and a connection that never answers ends its attempt
-        # after a minute.
+        # An unreachable endpoint fails in about 10 s (two retries, about 3 and 5 s apart; the
+        # SDK's default pauses add up to 84 s), and a connection that never answers ends its
+        # attempt after a minute.
         self._service = BlobServiceClient(
             self.account_url,
             credential=shared,
             retry_policy=ExponentialRetry(
-                initial_backoff=0.5, increment_base=1.5, retry_total=3, random_jitter_range=0.5
+                initial_backoff=1, increment_base=2, retry_total=2, random_jitter_range=1
             ),
             connection_timeout=10,
             read_timeout=60,
