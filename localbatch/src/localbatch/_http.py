@@ -42,12 +42,13 @@ def task_ids(request: Request) -> tuple[str, str]:
     return request.path_params["job_id"], request.path_params["task_id"]
 
 
-async def create(request: Request, operation: Callable[[Any], object], collection: str) -> Response:
-    """Create a pool or job from the request body: 201 naming the collection."""
-    await call(operation, await read_body(request))
-    return Response(
-        status_code=201, headers={"DataServiceId": f"{service_of(request).base_url}/{collection}"}
-    )
+async def create(request: Request, operation: Callable[[Any], Document]) -> Response:
+    """Create a pool or job from the request body: 201 naming the new entity, as the service
+    does (``DataServiceId`` and ``Location``, with its ETag and Last-Modified)."""
+    doc = await call(operation, await read_body(request))
+    headers = entity_headers(doc)
+    headers["Location"] = doc["url"]
+    return Response(status_code=201, headers=headers)
 
 
 def json_response(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -56,12 +56,32 @@ def filter_docs(docs: list[Document], expression: str | None) -> list[Document]:
     ]
 
 
+def _integer(query: Any, name: str, default: int, minimum: int, maximum: int | None) -> int:
+    """A paging parameter as the service checks it: an integer in range, else 400."""
+    raw = query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"{minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise BatchError(
+            400,
+            "InvalidQueryParameterValue",
+            f"The value of {name} must be an integer, {bounds}.",
+            {"QueryParameterName": name, "QueryParameterValue": raw},
+        )
+    return value
+
+
 def page(request: Request, docs: list[Document]) -> dict[str, Any]:
     """One page of the filtered documents, with ``odata.nextLink`` if more follow."""
     query = request.query_params
     docs = filter_docs(docs, query.get("$filter"))
-    size = int(query.get("maxresults") or PAGE_SIZE)
-    start = int(query.get("$skiptoken") or 0)
+    size = _integer(query, "maxresults", PAGE_SIZE, 1, PAGE_SIZE)
+    start = _integer(query, "$skiptoken", 0, 0, None)
     value = [select(doc, query.get("$select")) for doc in docs[start : start + size]]
     document: dict[str, Any] = {"value": value}
     if start + size < len(docs):

@@ -10,7 +10,7 @@ from ._http import accepted, call, create, entity, json_response, listing, read_
 
 
 async def create_job(request: Request) -> Response:
-    return await create(request, service_of(request).create_job, "jobs")
+    return await create(request, service_of(request).create_job)
 
 
 async def list_jobs(request: Request) -> Response:

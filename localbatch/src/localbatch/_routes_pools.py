@@ -10,7 +10,7 @@ from ._http import accepted, call, create, entity, listing, node_ids, read_body,
 
 
 async def create_pool(request: Request) -> Response:
-    return await create(request, service_of(request).create_pool, "pools")
+    return await create(request, service_of(request).create_pool)
 
 
 async def list_pools(request: Request) -> Response:

@@ -24,6 +24,8 @@ class Runtime:
     def __init__(
         self, data_dir: Path, account: str, auto_storage: AutoStorage | None, scheduler_interval: float
     ) -> None:
+        # Absolute: every AZ_BATCH_* path is built from it, and tasks run in other folders.
+        data_dir = data_dir.resolve()
         self.data_dir = data_dir
         self.account = account
         self.auto_storage = auto_storage

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from pathlib import Path
 
 from . import _runner
 from ._documents import exit_code_failure, transition, user_error
@@ -183,7 +182,6 @@ class Scheduler:
     def _assign(self, job: Document, task_id: str, task: Document, pool_id: str, node: Document) -> None:
         job_id = job["id"]
         relative = task_root(job_id, task_id)
-        task_dir = node_dir(self._runtime.data_dir, pool_id, node["id"]) / relative
         node["runningTasksCount"] += 1
         node["runningTaskSlotsCount"] += task.get("requiredSlots", 1)
         node["totalTasksRun"] += 1
@@ -199,7 +197,6 @@ class Scheduler:
             "nodeId": node["id"],
             "taskRootDirectory": relative,
             "taskRootDirectoryUrl": f"{node['url']}/files/{relative}",
-            "taskRootDirectoryPath": str(task_dir),
         }
         task["executionInfo"]["startTime"] = stamp()
         task["executionInfo"].pop("endTime", None)
@@ -236,7 +233,9 @@ class Scheduler:
         with self._store.lock:
             task = copy.deepcopy(self._store.tasks[job_id][task_id])
             job = self._store.jobs[job_id]
-            task_dir = Path(task["nodeInfo"]["taskRootDirectoryPath"])
+            task_dir = (
+                node_dir(self._runtime.data_dir, pool_id, node_id) / task["nodeInfo"]["taskRootDirectory"]
+            )
             working_dir = task_dir / "wd"
             env_settings = [
                 *(job.get("commonEnvironmentSettings") or []),

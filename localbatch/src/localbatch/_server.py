@@ -58,7 +58,16 @@ class LocalBatch:
         )
         app = build_app(self.service, {account: self.key})
         self._server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                # The protocol middleware sends the one Date header, as the service does.
+                date_header=False,
+            )
         )
         self._thread: threading.Thread | None = None
 

@@ -8,6 +8,7 @@ from typing import Any
 from ._documents import find_task, new_task
 from ._errors import BatchError, exists
 from ._jobs import Jobs
+from ._node_env import node_dir
 from ._runtime import Runtime
 from ._scheduler import Scheduler
 from ._store import Document
@@ -109,4 +110,6 @@ class Tasks:
         info = self.get(job_id, task_id).get("nodeInfo")
         if not info:
             return None
-        return Path(info["taskRootDirectoryPath"])
+        return node_dir(self._runtime.data_dir, str(info["poolId"]), str(info["nodeId"])) / str(
+            info["taskRootDirectory"]
+        )

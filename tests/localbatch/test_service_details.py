@@ -1,0 +1,106 @@
+"""What the service answers besides the body: create headers, one Date, paging limits, no host
+paths, absolute node paths (issue 12, points 3, 7 and 8)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import requests
+from azure.batch import models as batch_models
+
+from localbatch import LocalBatch
+from tests.support.batch import make_job, make_pool, py, signed_headers, wait_idle, wait_task_done
+
+API = "api-version=2025-06-01"
+
+
+def post(localbatch: LocalBatch, path: str, body: dict[str, object]) -> requests.Response:
+    data = json.dumps(body).encode()
+    extra = {"Content-Type": "application/json; odata=minimalmetadata", "Content-Length": str(len(data))}
+    headers = signed_headers(localbatch, "POST", path, API, extra)
+    return requests.post(f"{localbatch.endpoint}{path}?{API}", data=data, headers=headers, timeout=10)
+
+
+def get(localbatch: LocalBatch, path: str, query: str = API) -> requests.Response:
+    headers = signed_headers(localbatch, "GET", path, query)
+    return requests.get(f"{localbatch.endpoint}{path}?{query}", headers=headers, timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/pools",
+            {
+                "id": "p1",
+                "vmSize": "standard_d2s_v3",
+                "virtualMachineConfiguration": {
+                    "imageReference": {"publisher": "canonical"},
+                    "nodeAgentSKUId": "batch.node.ubuntu 24.04",
+                },
+            },
+        ),
+        ("/jobs", {"id": "j1", "poolInfo": {"poolId": "p1"}}),
+    ],
+)
+def test_a_create_names_the_new_entity_with_its_etag(localbatch, path, body):
+    response = post(localbatch, path, body)
+    assert response.status_code == 201
+    entity = f"{localbatch.endpoint}{path}/{body['id']}"
+    assert response.headers["DataServiceId"] == response.headers["Location"] == entity
+    assert response.headers["ETag"]
+    assert response.headers["Last-Modified"].endswith(" GMT")
+    assert get(localbatch, f"{path}/{body['id']}").headers["ETag"] == response.headers["ETag"]
+
+
+def test_one_date_header(localbatch):
+    response = get(localbatch, "/pools")
+    assert response.status_code == 200
+    assert len(response.raw.headers.getlist("Date")) == 1
+
+
+@pytest.mark.parametrize("value", ["0", "abc", "1001", "-1"])
+def test_maxresults_out_of_range_is_refused(localbatch, value):
+    response = get(localbatch, "/pools", f"{API}&maxresults={value}")
+    assert response.status_code == 400
+    assert response.json()["code"] == "InvalidQueryParameterValue"
+    assert "maxresults" in response.json()["message"]["value"]
+
+
+def test_paging_one_by_one_ends(localbatch, client):
+    make_pool(client)
+    for job_id in ("a", "b", "c"):
+        make_job(client, job_id)
+    seen, query = [], f"{API}&maxresults=1"
+    while True:
+        page = get(localbatch, "/jobs", query).json()
+        seen += [job["id"] for job in page["value"]]
+        if "odata.nextLink" not in page:
+            break
+        query = page["odata.nextLink"].split("?", 1)[1]
+    assert seen == ["a", "b", "c"]
+
+
+def test_no_host_path_in_a_task_and_absolute_node_paths_from_a_relative_data_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with LocalBatch(Path("relative-data"), scheduler_interval=0.05) as localbatch:
+        from azure.batch import BatchClient
+
+        client = BatchClient(localbatch.endpoint, localbatch.credential)
+        make_pool(client)
+        wait_idle(client)
+        make_job(client)
+        code = "import os, json; print(json.dumps({k: os.environ[k] for k in os.environ if 'AZ_BATCH' in k}))"
+        client.create_task("job", batch_models.BatchTaskCreateOptions(id="t", command_line=py(code)))
+        task = wait_task_done(client, "job", "t")
+        assert task.execution_info.result == "success"
+        raw = get(localbatch, "/jobs/job/tasks/t").json()
+        assert "taskRootDirectoryPath" not in raw["nodeInfo"]
+        assert str(tmp_path) not in json.dumps(raw)
+        variables = json.loads(b"".join(client.download_task_file("job", "t", "stdout.txt")))
+        paths = {k: v for k, v in variables.items() if k.endswith("_DIR")}
+        assert paths
+        assert all(os.path.isabs(v) for v in paths.values()), paths
