@@ -104,3 +104,41 @@ def test_no_host_path_in_a_task_and_absolute_node_paths_from_a_relative_data_dir
         paths = {k: v for k, v in variables.items() if k.endswith("_DIR")}
         assert paths
         assert all(os.path.isabs(v) for v in paths.values()), paths
+
+
+def test_integers_sent_as_strings_are_taken_as_the_cli_sends_them(localbatch):
+    pool = {
+        "id": "cli-pool",
+        "vmSize": "standard_d2s_v3",
+        "virtualMachineConfiguration": {
+            "imageReference": {"publisher": "canonical"},
+            "nodeAgentSKUId": "batch.node.ubuntu 24.04",
+        },
+        "targetDedicatedNodes": "1",
+        "taskSlotsPerNode": "2",
+        "startTask": {"commandLine": "true", "maxTaskRetryCount": "1"},
+    }
+    assert post(localbatch, "/pools", pool).status_code == 201
+    stored = get(localbatch, "/pools/cli-pool").json()
+    assert (stored["targetDedicatedNodes"], stored["taskSlotsPerNode"]) == (1, 2)
+    assert stored["startTask"]["maxTaskRetryCount"] == 1
+    job = {
+        "id": "cli-job",
+        "poolInfo": {"poolId": "cli-pool"},
+        "priority": "5",
+        "constraints": {"maxTaskRetryCount": "2"},
+    }
+    assert post(localbatch, "/jobs", job).status_code == 201
+    stored = get(localbatch, "/jobs/cli-job").json()
+    assert (stored["priority"], stored["constraints"]["maxTaskRetryCount"]) == (5, 2)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("priority", "high"), ("priority", 1001), ("priority", "1.5"), ("maxParallelTasks", 0)],
+)
+def test_numbers_that_are_not_are_refused_not_stored(localbatch, field, value):
+    response = post(localbatch, "/jobs", {"id": "bad", "poolInfo": {"poolId": "p"}, field: value})
+    assert response.status_code == 400
+    assert response.json()["code"] == "InvalidPropertyValue"
+    assert get(localbatch, "/jobs/bad").status_code == 404

@@ -34,14 +34,23 @@ def check_id(value: object, name: str = "id") -> str:
     return value
 
 
-def check_int(body: dict[str, Any], name: str, *, minimum: int, maximum: int | None = None) -> None:
+#: An integer as JSON text: the Azure CLI sends ``"targetDedicatedNodes": "2"``, and the service takes it.
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+
+
+def check_int(
+    body: dict[str, Any], name: str, *, minimum: int, maximum: int | None = None, prefix: str = ""
+) -> None:
+    """An optional integer property, a number or a numeric string (stored as the number)."""
     value = body.get(name)
     if value is None:
         return
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+        value = body[name] = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise invalid_property(name, value, f"The value must be an integer of at least {minimum}.")
+        raise invalid_property(prefix + name, value, f"The value must be an integer of at least {minimum}.")
     if maximum is not None and value > maximum:
-        raise invalid_property(name, value, f"The value must be at most {maximum}.")
+        raise invalid_property(prefix + name, value, f"The value must be at most {maximum}.")
 
 
 def _items(files: object, prefix: str, what: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -99,9 +108,7 @@ def check_constraints(constraints: object, prefix: str) -> None:
     for name in ("maxWallClockTime", "retentionTime"):
         if constraints.get(name) is not None:
             parse_duration(f"{prefix}.{name}", constraints[name])
-    retries = constraints.get("maxTaskRetryCount")
-    if retries is not None and (not isinstance(retries, int) or retries < -1):
-        raise invalid_property(f"{prefix}.maxTaskRetryCount", retries, "The value must be -1 or more.")
+    check_int(constraints, "maxTaskRetryCount", minimum=-1, prefix=f"{prefix}.")
 
 
 def check_task(body: object) -> dict[str, Any]:
@@ -148,7 +155,7 @@ def check_pool(body: dict[str, Any]) -> str:
     if start_task is not None:
         require(start_task, "commandLine", "startTask.")
         check_resource_files(start_task.get("resourceFiles"), "startTask.resourceFiles")
-        check_int(start_task, "maxTaskRetryCount", minimum=-1)
+        check_int(start_task, "maxTaskRetryCount", minimum=-1, prefix="startTask.")
     return pool_id
 
 
@@ -170,6 +177,7 @@ def check_job(body: dict[str, Any]) -> str:
     require(pool_info, "poolId", "poolInfo.")
     check_constraints(body.get("constraints"), "constraints")
     check_on_all_tasks_complete(body.get("onAllTasksComplete"))
+    check_job_numbers(body)
     prep = body.get("jobPreparationTask")
     if prep is not None:
         if not isinstance(prep, dict):
@@ -189,6 +197,14 @@ def check_job(body: dict[str, Any]) -> str:
 def check_job_update(body: dict[str, Any]) -> None:
     check_on_all_tasks_complete(body.get("onAllTasksComplete"))
     check_constraints(body.get("constraints"), "constraints")
+    check_job_numbers(body)
+
+
+def check_job_numbers(body: dict[str, Any]) -> None:
+    check_int(body, "priority", minimum=-1000, maximum=1000)
+    check_int(body, "maxParallelTasks", minimum=-1)
+    if body.get("maxParallelTasks") == 0:
+        raise invalid_property("maxParallelTasks", 0, "The value must be -1 (no limit) or at least 1.")
 
 
 def check_on_all_tasks_complete(value: object) -> None:
