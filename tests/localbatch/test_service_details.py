@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from tests.support.batch import make_job, make_pool, py, signed_headers, wait_id
 API = "api-version=2025-06-01"
 
 
-def post(localbatch: LocalBatch, path: str, body: dict[str, object]) -> requests.Response:
+def post(localbatch: LocalBatch, path: str, body: Mapping[str, object]) -> requests.Response:
     data = json.dumps(body).encode()
     extra = {"Content-Type": "application/json; odata=minimalmetadata", "Content-Length": str(len(data))}
     headers = signed_headers(localbatch, "POST", path, API, extra)
