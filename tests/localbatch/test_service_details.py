@@ -1,5 +1,6 @@
 """What the service answers besides the body: create headers, one Date, paging limits, no host
-paths, absolute node paths (issue 12, points 3, 7 and 8)."""
+paths, absolute node paths, numbers as strings, deletes that take time (issue 12, points 2, 3, 6,
+7 and 8)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from azure.batch import BatchClient
 from azure.batch import models as batch_models
 
 from localbatch import LocalBatch
-from tests.support.batch import make_job, make_pool, py, signed_headers, wait_idle, wait_task_done
+from tests.support.batch import make_job, make_pool, py, signed_headers, wait_for, wait_idle, wait_task_done
 
 API = "api-version=2025-06-01"
 
@@ -88,8 +90,6 @@ def test_paging_one_by_one_ends(localbatch, client):
 def test_no_host_path_in_a_task_and_absolute_node_paths_from_a_relative_data_dir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with LocalBatch(Path("relative-data"), scheduler_interval=0.05) as localbatch:
-        from azure.batch import BatchClient
-
         client = BatchClient(localbatch.endpoint, localbatch.credential)
         make_pool(client)
         wait_idle(client)
@@ -143,3 +143,42 @@ def test_numbers_that_are_not_are_refused_not_stored(localbatch, field, value):
     assert response.status_code == 400
     assert response.json()["code"] == "InvalidPropertyValue"
     assert get(localbatch, "/jobs/bad").status_code == 404
+
+
+def test_a_deleted_job_is_deleting_for_a_while_then_gone(localbatch, client):
+    make_pool(client)
+    make_job(client)
+    assert requests_delete(localbatch, "/jobs/job").status_code == 202
+    assert get(localbatch, "/jobs/job").json()["state"] == "deleting"
+    again = requests_delete(localbatch, "/jobs/job")
+    assert (again.status_code, again.json()["code"]) == (409, "JobBeingDeleted")
+    recreate = post(localbatch, "/jobs", {"id": "job", "poolInfo": {"poolId": "pool"}})
+    assert (recreate.status_code, recreate.json()["code"]) == (409, "JobBeingDeleted")
+    wait_for(lambda: get(localbatch, "/jobs/job").status_code == 404, timeout=10)
+    assert post(localbatch, "/jobs", {"id": "job", "poolInfo": {"poolId": "pool"}}).status_code == 201
+
+
+def test_a_deleted_pool_is_deleting_for_a_while_then_gone(localbatch, client):
+    make_pool(client, nodes=1)
+    wait_idle(client)
+    assert requests_delete(localbatch, "/pools/pool").status_code == 202
+    pool = get(localbatch, "/pools/pool").json()
+    assert (pool["state"], pool["currentDedicatedNodes"]) == ("deleting", 0)
+    again = requests_delete(localbatch, "/pools/pool")
+    assert (again.status_code, again.json()["code"]) == (409, "PoolBeingDeleted")
+    wait_for(lambda: get(localbatch, "/pools/pool").status_code == 404, timeout=10)
+
+
+def test_a_deletion_the_service_did_not_finish_ends_at_its_next_start(tmp_path):
+    with LocalBatch(tmp_path / "lb", scheduler_interval=0.05, delete_delay=3600) as first:
+        client = BatchClient(first.endpoint, first.credential)
+        make_pool(client)
+        make_job(client)
+        assert requests_delete(first, "/jobs/job").status_code == 202
+    with LocalBatch(tmp_path / "lb", scheduler_interval=0.05, delete_delay=0) as second:
+        wait_for(lambda: get(second, "/jobs/job").status_code == 404, timeout=10)
+
+
+def requests_delete(localbatch: LocalBatch, path: str) -> requests.Response:
+    headers = signed_headers(localbatch, "DELETE", path, API)
+    return requests.delete(f"{localbatch.endpoint}{path}?{API}", headers=headers, timeout=10)

@@ -15,6 +15,7 @@ from pathlib import Path
 from ._env import AUTO_STORAGE_KEY_ENV, KEY_ENV
 from ._runner import AutoStorage
 from ._server import LocalBatch
+from ._service import DELETE_DELAY
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="serve task counts as they were SECONDS ago, as the real service may (default 0)",
     )
+    serve.add_argument(
+        "--delete-delay",
+        type=float,
+        default=DELETE_DELAY,
+        metavar="SECONDS",
+        help=f"how long a deleted job or pool stays 'deleting' (default {DELETE_DELAY:g})",
+    )
     serve.add_argument("--verbose", action="store_true", help="log every scheduling step")
     return parser
 
@@ -54,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.task_counts_lag < 0:
         parser.error("--task-counts-lag must not be negative")
+    if args.delete_delay < 0:
+        parser.error("--delete-delay must not be negative")
     key = args.key or os.environ.get(KEY_ENV) or None
     storage_key = args.auto_storage_key or os.environ.get(AUTO_STORAGE_KEY_ENV) or None
     auto_storage = None
@@ -73,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             auto_storage=auto_storage,
             task_counts_lag=args.task_counts_lag,
+            delete_delay=args.delete_delay,
         )
     except (binascii.Error, ValueError):
         parser.error(f"--key (or ${KEY_ENV}) must be a base64 account key")

@@ -15,6 +15,14 @@ from ._store import Document
 UPDATABLE = ("priority", "constraints", "onAllTasksComplete", "metadata", "maxParallelTasks")
 
 
+def _being_deleted() -> BatchError:
+    return BatchError(
+        409,
+        "JobBeingDeleted",
+        "The specified job has been marked for deletion and is being garbage collected.",
+    )
+
+
 def _completed() -> BatchError:
     return BatchError(409, "JobCompleted", "The specified job is already in a completed state.")
 
@@ -29,6 +37,8 @@ class Jobs:
 
     def create(self, job_id: str, body: dict[str, Any]) -> Document:
         if job_id in self._store.jobs:
+            if self._store.jobs[job_id]["state"] == "deleting":
+                raise _being_deleted()
             raise exists("job", "JobExists")
         job = new_job(self._runtime.base_url, body)
         self._store.put("job", job_id, job)
@@ -73,16 +83,27 @@ class Jobs:
         self._scheduler.end_job(job_id, reason or "UserTerminate")
 
     def delete(self, job_id: str) -> None:
-        """Remove the job and its tasks from the store; ``delete_files`` follows, unlocked."""
+        """Mark the job ``deleting`` and end its tasks; ``remove`` takes it away later, as the
+        service does (meanwhile a second delete or a create of the same id is refused)."""
         job = self.get(job_id)
+        if job["state"] == "deleting":
+            raise _being_deleted()
         transition(job, "deleting")
         for task_id, task in self._store.tasks.get(job_id, {}).items():
             if task["state"] in ("running", "preparing"):
                 self._scheduler.end_task(
                     job_id, task_id, task, "TaskEnded", "The task was ended: its job was deleted."
                 )
-        self._store.delete("job", job_id)
+        self._store.put("job", job_id, job)
         self._scheduler.forget_job(job_id)
+
+    def remove(self, job_id: str) -> bool:
+        """The end of a deletion: the job and its tasks leave the store; ``delete_files`` follows."""
+        job = self._store.jobs.get(job_id)
+        if job is None or job["state"] != "deleting":
+            return False
+        self._store.delete("job", job_id)
+        return True
 
     def delete_files(self, job_id: str) -> None:
         for pool_dir in nodes_root(self._runtime.data_dir).glob("*"):

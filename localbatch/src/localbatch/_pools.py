@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from ._documents import find_pool, new_pool, touch
+from ._documents import find_pool, new_pool, touch, transition
 from ._errors import BatchError, exists
 from ._node_env import nodes_root
 from ._nodes import Nodes
@@ -23,6 +23,7 @@ class Pools:
 
     def create(self, pool_id: str, body: dict[str, Any]) -> Document:
         if pool_id in self._store.pools:
+            self._live(pool_id)  # PoolBeingDeleted while a deletion runs
             raise exists("pool", "PoolExists")
         pool = new_pool(self._runtime.base_url, body)
         self._store.put("pool", pool_id, pool)
@@ -39,11 +40,21 @@ class Pools:
         self._store.put("pool", pool_id, pool)
 
     def delete(self, pool_id: str) -> None:
-        """Remove the pool and its nodes from the store; ``delete_files`` follows, unlocked."""
-        self._live(pool_id)
+        """Mark the pool ``deleting`` and remove its nodes; ``remove`` takes it away later."""
+        pool = self._live(pool_id)
         for node_id in list(self._store.nodes.get(pool_id, {})):
             self._nodes.remove(pool_id, node_id)
+        pool["currentDedicatedNodes"] = pool["currentLowPriorityNodes"] = 0
+        transition(pool, "deleting")
+        self._store.put("pool", pool_id, pool)
+
+    def remove(self, pool_id: str) -> bool:
+        """The end of a deletion: the pool leaves the store; ``delete_files`` follows."""
+        pool = self._store.pools.get(pool_id)
+        if pool is None or pool["state"] != "deleting":
+            return False
         self._store.delete("pool", pool_id)
+        return True
 
     def delete_files(self, pool_id: str) -> None:
         shutil.rmtree(nodes_root(self._runtime.data_dir) / pool_id, ignore_errors=True)

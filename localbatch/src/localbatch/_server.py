@@ -15,7 +15,7 @@ from azure.core.credentials import AzureNamedKeyCredential
 
 from ._app import build_app
 from ._runner import AutoStorage
-from ._service import BatchService
+from ._service import DELETE_DELAY, BatchService
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class LocalBatch:
         auto_storage: AutoStorage | None = None,
         scheduler_interval: float = 0.5,
         task_counts_lag: float = 0.0,
+        delete_delay: float = DELETE_DELAY,
     ) -> None:
         self.account = account
         self.key = key or new_key()
@@ -55,6 +56,7 @@ class LocalBatch:
             auto_storage=auto_storage,
             scheduler_interval=scheduler_interval,
             task_counts_lag=task_counts_lag,
+            delete_delay=delete_delay,
         )
         app = build_app(self.service, {account: self.key})
         self._server = uvicorn.Server(

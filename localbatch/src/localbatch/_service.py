@@ -35,6 +35,8 @@ from ._validate import (
 )
 
 T = TypeVar("T")
+#: Seconds a deleted job or pool stays ``deleting`` before it is gone, as on the service.
+DELETE_DELAY = 1.0
 
 
 class BatchService:
@@ -48,8 +50,10 @@ class BatchService:
         auto_storage: AutoStorage | None = None,
         scheduler_interval: float = 0.5,
         task_counts_lag: float = 0.0,
+        delete_delay: float = DELETE_DELAY,
     ) -> None:
         self._counts = LaggingCounts(task_counts_lag)
+        self._delete_delay = delete_delay
         self._runtime = Runtime(data_dir, account, auto_storage, scheduler_interval)
         self._store = self._runtime.store
         self._lock = self._runtime.wake
@@ -82,6 +86,11 @@ class BatchService:
             rebase_urls(self._store, base_url)
             self._scheduler.recover()
             self._nodes.recover()
+            # Deletions the last run did not finish end now.
+            unfinished = [("job", i) for i, d in self._store.jobs.items() if d["state"] == "deleting"]
+            unfinished += [("pool", i) for i, d in self._store.pools.items() if d["state"] == "deleting"]
+        for kind, ident in unfinished:
+            self._runtime.spawn(self._finish_delete, kind, ident, name=f"delete-{kind}-{ident}")
         self._scheduler.start()
 
     def stop(self) -> None:
@@ -134,9 +143,10 @@ class BatchService:
             self._pools.resize(pool_id, body)
 
     def delete_pool(self, pool_id: str) -> None:
+        """The pool goes through ``deleting`` for ``delete_delay`` seconds, then is gone."""
         with self._store.transaction():
             self._pools.delete(pool_id)
-        self._pools.delete_files(pool_id)
+        self._runtime.spawn(self._finish_delete, "pool", pool_id, name=f"delete-pool-{pool_id}")
 
     def get_node(self, pool_id: str, node_id: str, view: Callable[[Document], T]) -> T:
         with self._lock:
@@ -188,10 +198,19 @@ class BatchService:
             self._jobs.terminate(job_id, reason)
 
     def delete_job(self, job_id: str) -> None:
+        """The job goes through ``deleting`` for ``delete_delay`` seconds, then is gone."""
         with self._lock:
             self._jobs.delete(job_id)
             self._counts.forget(job_id)
-        self._jobs.delete_files(job_id)
+        self._runtime.spawn(self._finish_delete, "job", job_id, name=f"delete-job-{job_id}")
+
+    def _finish_delete(self, kind: str, ident: str) -> None:
+        if self._runtime.stopping.wait(self._delete_delay):
+            return  # the next start finishes it (see ``start``)
+        with self._lock:
+            removed = self._jobs.remove(ident) if kind == "job" else self._pools.remove(ident)
+        if removed:
+            (self._jobs.delete_files if kind == "job" else self._pools.delete_files)(ident)
 
     def list_preparation_status(self, job_id: str, view: Callable[[list[Document]], T]) -> T:
         """Where the job's preparation task ran, and how (jobpreparationandreleasetaskstatus)."""
