@@ -14,7 +14,7 @@ from azure.batch import models as batch_models
 from azure.batch.models._models import BatchJobTerminateOptions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from localbatch import LocalBatch, new_key
+from localbatch import SUPPORTED_API_VERSIONS, LocalBatch, new_key
 from localbatch._auth import sign, string_to_sign
 from tests.support.batch import (
     make_job,
@@ -111,8 +111,9 @@ class TestProtocol:
         assert refused.value.status_code == 400
         assert refused.value.error.code == "InvalidQueryParameterValue"
         assert "2025-06-01" in refused.value.error.message
+        assert "2021-06-01.14.0" in refused.value.error.message  # azure-batch 11.0's, the oldest served
 
-    @pytest.mark.parametrize("version", ["2024-02-01.19.0", "2024-07-01.20.0", "2025-06-01"])
+    @pytest.mark.parametrize("version", SUPPORTED_API_VERSIONS)
     def test_supported_api_versions(self, localbatch, version):
         client = BatchClient(localbatch.endpoint, localbatch.credential, api_version=version)
         assert list(client.list_pools()) == []

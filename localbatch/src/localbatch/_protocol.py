@@ -19,8 +19,14 @@ from ._timeutil import http_date
 
 logger = logging.getLogger(__name__)
 
-#: From the first api-version of the 2024 data plane to the one azure-batch 15.x sends.
+#: Every data-plane api-version from the one azure-batch 11.0 sends to the one 15.x sends
+#: (the Azure CLI's azure-batch sends one of these too).
 SUPPORTED_API_VERSIONS = (
+    "2021-06-01.14.0",
+    "2022-01-01.15.0",
+    "2022-10-01.16.0",
+    "2023-05-01.17.0",
+    "2023-11-01.18.0",
     "2024-02-01.19.0",
     "2024-07-01.20.0",
     "2025-06-01",
