@@ -182,3 +182,30 @@ def test_a_deletion_the_service_did_not_finish_ends_at_its_next_start(tmp_path):
 def requests_delete(localbatch: LocalBatch, path: str) -> requests.Response:
     headers = signed_headers(localbatch, "DELETE", path, API)
     return requests.delete(f"{localbatch.endpoint}{path}?{API}", headers=headers, timeout=10)
+
+
+def send(localbatch: LocalBatch, method: str, path: str, **headers: str) -> requests.Response:
+    extra = {name.replace("_", "-"): value for name, value in headers.items()}
+    if method in ("DELETE", "PATCH"):
+        extra["Content-Length"] = "0" if method == "DELETE" else extra.get("Content-Length", "0")
+    signed = signed_headers(localbatch, method, path, API, extra)
+    return requests.request(method, f"{localbatch.endpoint}{path}?{API}", headers=signed, timeout=10)
+
+
+def test_conditional_reads_and_changes(localbatch, client):
+    make_pool(client)
+    make_job(client)
+    tag = get(localbatch, "/jobs/job").headers["ETag"]
+    assert not tag.startswith('"')  # unquoted, as in the service's examples
+    assert send(localbatch, "GET", "/jobs/job", If_None_Match=tag).status_code == 304
+    assert send(localbatch, "GET", "/jobs/job", If_None_Match="0xOTHER").status_code == 200
+    assert send(localbatch, "GET", "/jobs/job", If_Match=tag).status_code == 200
+    refused = send(localbatch, "GET", "/jobs/job", If_Match="0xSTALE")
+    assert (refused.status_code, refused.json()["code"]) == (412, "ConditionNotMet")
+    # A change on a stale tag is refused and changes nothing.
+    stale = send(localbatch, "DELETE", "/jobs/job", If_Match="0xSTALE")
+    assert (stale.status_code, stale.json()["code"]) == (412, "ConditionNotMet")
+    assert get(localbatch, "/jobs/job").json()["state"] == "active"
+    assert send(localbatch, "DELETE", "/jobs/job", If_Match=tag).status_code == 202
+    pool_tag = get(localbatch, "/pools/pool").headers["ETag"]
+    assert send(localbatch, "DELETE", "/pools/pool", If_None_Match=pool_tag).status_code == 412

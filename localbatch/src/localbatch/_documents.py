@@ -16,7 +16,8 @@ from ._timeutil import stamp
 
 
 def etag() -> str:
-    return f'"0x{uuid.uuid4().hex[:15].upper()}"'
+    """Unquoted, as the service writes them (``0x8D4EDFEBFADF4AB``)."""
+    return f"0x{uuid.uuid4().hex[:15].upper()}"
 
 
 def touch(doc: Document) -> None:

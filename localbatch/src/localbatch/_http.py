@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +19,7 @@ from ._store import Document
 from ._timeutil import http_date, parse_stamp
 
 MAX_BODY_BYTES = 1024 * 1024
+CONDITION_NOT_MET = "The condition specified using HTTP conditional header(s) is not met."
 ODATA_JSON = "application/json;odata=minimalmetadata"
 #: Paths outside the Batch API: faults on demand, for tests.
 ADMIN_PREFIX = "/localbatch/"
@@ -68,10 +71,51 @@ def accepted(doc: Document | None = None, status: int = 202) -> Response:
     return Response(status_code=status, headers=headers)
 
 
+def _since(request: Request, header: str) -> datetime | None:
+    value = request.headers.get(header)
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        raise BatchError(400, "InvalidHeaderValue", f"The value of {header} is not an HTTP date.") from None
+
+
+def not_modified(request: Request, doc: Document) -> bool:
+    """The request's conditions against the document, as the service checks them: a failed
+    ``If-Match``/``If-Unmodified-Since`` is 412; a met ``If-None-Match``/``If-Modified-Since``
+    is True (304 for a read; 412 for a change)."""
+    tag = doc["eTag"]
+    modified = parse_stamp(doc["lastModified"]).replace(microsecond=0)
+    wanted = request.headers.get("If-Match")
+    if wanted and wanted.strip().strip('"') not in ("*", tag):
+        raise BatchError(412, "ConditionNotMet", CONDITION_NOT_MET)
+    unmodified_since = _since(request, "If-Unmodified-Since")
+    if unmodified_since is not None and modified > unmodified_since:
+        raise BatchError(412, "ConditionNotMet", CONDITION_NOT_MET)
+    unwanted = request.headers.get("If-None-Match")
+    if unwanted and unwanted.strip().strip('"') in ("*", tag):
+        return True
+    modified_since = _since(request, "If-Modified-Since")
+    return modified_since is not None and modified <= modified_since
+
+
+def precondition(request: Request) -> Callable[[Document], None]:
+    """A view for a change: its conditions must hold on the current document, else 412."""
+
+    def check(doc: Document) -> None:
+        if not_modified(request, doc):
+            raise BatchError(412, "ConditionNotMet", CONDITION_NOT_MET)
+
+    return check
+
+
 def entity(request: Request) -> Callable[[Document], Response]:
-    """A view answering a GET of one document, with ``$select``."""
+    """A view answering a GET of one document, with ``$select`` and the conditional headers."""
 
     def view(doc: Document) -> Response:
+        if not_modified(request, doc):
+            return Response(status_code=304, headers=entity_headers(doc))
         return json_response(
             _odata.select(doc, request.query_params.get("$select")), headers=entity_headers(doc)
         )

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ._http import accepted, call, create, entity, json_response, listing, read_body, service_of
+from ._http import accepted, call, create, entity, json_response, listing, precondition, read_body, service_of
 
 
 async def create_job(request: Request) -> Response:
@@ -23,17 +23,20 @@ async def get_job(request: Request) -> Response:
 
 async def update_job(request: Request) -> Response:
     """PATCH sets the properties given; PUT replaces them all."""
+    await call(service_of(request).get_job, request.path_params["job_id"], precondition(request))
     service, job_id = service_of(request), request.path_params["job_id"]
     await call(service.update_job, job_id, await read_body(request), request.method == "PUT")
     return service.get_job(job_id, lambda doc: accepted(doc, status=200))
 
 
 async def delete_job(request: Request) -> Response:
+    await call(service_of(request).get_job, request.path_params["job_id"], precondition(request))
     await call(service_of(request).delete_job, request.path_params["job_id"])
     return accepted()
 
 
 async def terminate_job(request: Request) -> Response:
+    await call(service_of(request).get_job, request.path_params["job_id"], precondition(request))
     reason = ((await read_body(request)) or {}).get("terminateReason")
     await call(service_of(request).terminate_job, request.path_params["job_id"], reason)
     return accepted()

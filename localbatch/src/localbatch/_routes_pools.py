@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ._http import accepted, call, create, entity, listing, node_ids, read_body, service_of
+from ._http import accepted, call, create, entity, listing, node_ids, precondition, read_body, service_of
 
 
 async def create_pool(request: Request) -> Response:
@@ -27,11 +27,13 @@ async def pool_exists(request: Request) -> Response:
 
 
 async def delete_pool(request: Request) -> Response:
+    await call(service_of(request).get_pool, request.path_params["pool_id"], precondition(request))
     await call(service_of(request).delete_pool, request.path_params["pool_id"])
     return accepted()
 
 
 async def resize_pool(request: Request) -> Response:
+    await call(service_of(request).get_pool, request.path_params["pool_id"], precondition(request))
     await call(service_of(request).resize_pool, request.path_params["pool_id"], await read_body(request))
     return accepted()
 

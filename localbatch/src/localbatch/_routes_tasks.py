@@ -7,7 +7,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ._errors import BatchError
-from ._http import call, entity, entity_headers, json_response, listing, read_body, service_of, task_ids
+from ._http import (
+    call,
+    entity,
+    entity_headers,
+    json_response,
+    listing,
+    precondition,
+    read_body,
+    service_of,
+    task_ids,
+)
 
 
 async def create_task(request: Request) -> Response:
@@ -40,11 +50,13 @@ async def get_task(request: Request) -> Response:
 
 
 async def delete_task(request: Request) -> Response:
+    await call(service_of(request).get_task, *task_ids(request), precondition(request))
     await call(service_of(request).delete_task, *task_ids(request))
     return Response(status_code=200)
 
 
 async def terminate_task(request: Request) -> Response:
+    await call(service_of(request).get_task, *task_ids(request), precondition(request))
     await call(service_of(request).terminate_task, *task_ids(request))
     return Response(status_code=204)
 
