@@ -209,3 +209,15 @@ def test_conditional_reads_and_changes(localbatch, client):
     assert send(localbatch, "DELETE", "/jobs/job", If_Match=tag).status_code == 202
     pool_tag = get(localbatch, "/pools/pool").headers["ETag"]
     assert send(localbatch, "DELETE", "/pools/pool", If_None_Match=pool_tag).status_code == 412
+
+
+def test_supported_images_and_node_counts_as_the_cli_asks_for_them(client):
+    images = list(client.list_supported_images())
+    ubuntu = next(image for image in images if image.node_agent_sku_id == "batch.node.ubuntu 24.04")
+    assert ubuntu.image_reference.offer == "ubuntu-24_04-lts"
+    assert ubuntu.os_type == "linux"
+    make_pool(client, nodes=2)
+    wait_idle(client)
+    (counts,) = list(client.list_pool_node_counts())
+    assert counts.pool_id == "pool"
+    assert (counts.dedicated.idle, counts.dedicated.total, counts.low_priority.total) == (2, 2, 0)

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import _routes_faults, _routes_files, _routes_jobs, _routes_pools, _routes_tasks
+from . import _routes_account, _routes_faults, _routes_files, _routes_jobs, _routes_pools, _routes_tasks
 from ._errors import BatchError
 from ._protocol import BatchProtocol
 from ._service import BatchService
@@ -25,6 +25,7 @@ async def unsupported(request: Request) -> Response:
 def build_app(service: BatchService, accounts: dict[str, str]) -> Starlette:
     """The ASGI application serving one account's Batch API; handlers find ``service`` in its state."""
     routes = [
+        *_routes_account.ROUTES,
         *_routes_pools.ROUTES,
         *_routes_jobs.ROUTES,
         *_routes_tasks.ROUTES,

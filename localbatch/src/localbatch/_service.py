@@ -148,6 +148,11 @@ class BatchService:
             self._pools.delete(pool_id)
         self._runtime.spawn(self._finish_delete, "pool", pool_id, name=f"delete-pool-{pool_id}")
 
+    def nodes_of(self, pool_id: str) -> list[Document]:
+        """The pool's nodes (none for a pool without any); re-entrant under a view."""
+        with self._lock:
+            return list(self._store.nodes.get(pool_id, {}).values())
+
     def get_node(self, pool_id: str, node_id: str, view: Callable[[Document], T]) -> T:
         with self._lock:
             return view(self._nodes.get(pool_id, node_id))
