@@ -221,3 +221,14 @@ def test_supported_images_and_node_counts_as_the_cli_asks_for_them(client):
     (counts,) = list(client.list_pool_node_counts())
     assert counts.pool_id == "pool"
     assert (counts.dedicated.idle, counts.dedicated.total, counts.low_priority.total) == (2, 2, 0)
+
+
+def test_bodies_carry_odata_metadata_as_the_service_writes_it(localbatch, client):
+    make_pool(client)
+    make_job(client)
+    base = localbatch.endpoint
+    assert get(localbatch, "/pools").json()["odata.metadata"] == f"{base}/$metadata#pools"
+    assert get(localbatch, "/pools/pool").json()["odata.metadata"] == f"{base}/$metadata#pools/@Element"
+    assert get(localbatch, "/jobs/job").json()["odata.metadata"] == f"{base}/$metadata#jobs/@Element"
+    selected = get(localbatch, "/jobs/job", f"{API}&$select=id").json()
+    assert set(selected) == {"odata.metadata", "id"}

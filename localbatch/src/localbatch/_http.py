@@ -116,9 +116,11 @@ def entity(request: Request) -> Callable[[Document], Response]:
     def view(doc: Document) -> Response:
         if not_modified(request, doc):
             return Response(status_code=304, headers=entity_headers(doc))
-        return json_response(
-            _odata.select(doc, request.query_params.get("$select")), headers=entity_headers(doc)
-        )
+        body = {
+            "odata.metadata": _metadata(request, element=True),
+            **_odata.select(doc, request.query_params.get("$select")),
+        }
+        return json_response(body, headers=entity_headers(doc))
 
     return view
 
@@ -127,9 +129,18 @@ def listing(request: Request) -> Callable[[list[Document]], Response]:
     """A view answering a list operation: ``$filter``, ``$select`` and paging."""
 
     def view(docs: list[Document]) -> Response:
-        return json_response(_odata.page(request, docs))
+        return json_response({"odata.metadata": _metadata(request), **_odata.page(request, docs)})
 
     return view
+
+
+def _metadata(request: Request, *, element: bool = False) -> str:
+    """The ``odata.metadata`` the service puts in a body: ``BASE/$metadata#pools`` for a list of
+    pools, ``.../$metadata#pools/@Element`` for one pool."""
+    parts = [part for part in request.url.path.split("/") if part]
+    collection = parts[-2] if element and len(parts) >= 2 else parts[-1] if parts else ""
+    suffix = "/@Element" if element else ""
+    return f"{service_of(request).base_url}/$metadata#{collection}{suffix}"
 
 
 async def read_body(request: Request) -> Any:
