@@ -8,6 +8,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -232,3 +233,41 @@ def test_bodies_carry_odata_metadata_as_the_service_writes_it(localbatch, client
     assert get(localbatch, "/jobs/job").json()["odata.metadata"] == f"{base}/$metadata#jobs/@Element"
     selected = get(localbatch, "/jobs/job", f"{API}&$select=id").json()
     assert set(selected) == {"odata.metadata", "id"}
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("state ne 'completed'", []),
+        ("startswith(id,'t00')", ["t001", "t002"]),
+        ("not startswith(id,'t00')", ["fail", "x"]),
+        ("executionInfo/exitCode gt 0", ["fail"]),
+        ("executionInfo/exitCode eq 0 and (id eq 'x' or id eq 't001')", ["t001", "x"]),
+        ("state eq 'COMPLETED' and executionInfo/exitCode le 0", ["t001", "t002", "x"]),
+    ],
+)
+def test_filter_is_odata(client, expression, expected):
+    make_pool(client, slots=4)
+    make_job(client)
+    for task_id, command in (("t001", "true"), ("t002", "true"), ("x", "true"), ("fail", "false")):
+        client.create_task("job", batch_models.BatchTaskCreateOptions(id=task_id, command_line=command))
+    for task_id in ("t001", "t002", "x", "fail"):
+        wait_task_done(client, "job", task_id)
+    assert sorted(task.id for task in client.list_tasks("job", filter=expression)) == expected
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "state eq",
+        "startswith(id)",
+        "id add 1",
+        "state eq 'a' xor id eq 'b'",
+        "state eq 'a' and id add 1 eq 2",
+    ],
+)
+def test_a_filter_it_cannot_evaluate_is_refused(localbatch, expression):
+    make_job_query = f"{API}&$filter={quote(expression)}"
+    response = get(localbatch, "/jobs", make_job_query)
+    assert response.status_code == 400
+    assert response.json()["code"] == "InvalidQueryParameterValue"
