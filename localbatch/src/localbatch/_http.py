@@ -81,30 +81,33 @@ def _since(request: Request, header: str) -> datetime | None:
         raise BatchError(400, "InvalidHeaderValue", f"The value of {header} is not an HTTP date.") from None
 
 
-def not_modified(request: Request, doc: Document) -> bool:
-    """The request's conditions against the document, as the service checks them: a failed
-    ``If-Match``/``If-Unmodified-Since`` is 412; a met ``If-None-Match``/``If-Modified-Since``
-    is True (304 for a read; 412 for a change)."""
-    tag = doc["eTag"]
-    modified = parse_stamp(doc["lastModified"]).replace(microsecond=0)
+def not_modified(request: Request, modified: datetime, tag: str | None = None) -> bool:
+    """The request's conditions against an entity (its ``tag``) or a file (none), as the service
+    checks them: a failed ``If-Match``/``If-Unmodified-Since`` is 412; a met
+    ``If-None-Match``/``If-Modified-Since`` is True (304 for a read; 412 for a change)."""
+    modified = modified.replace(microsecond=0)  # HTTP dates have whole seconds
     wanted = request.headers.get("If-Match")
-    if wanted and wanted.strip().strip('"') not in ("*", tag):
+    if tag is not None and wanted and wanted.strip().strip('"') not in ("*", tag):
         raise BatchError(412, "ConditionNotMet", CONDITION_NOT_MET)
     unmodified_since = _since(request, "If-Unmodified-Since")
     if unmodified_since is not None and modified > unmodified_since:
         raise BatchError(412, "ConditionNotMet", CONDITION_NOT_MET)
     unwanted = request.headers.get("If-None-Match")
-    if unwanted and unwanted.strip().strip('"') in ("*", tag):
+    if tag is not None and unwanted and unwanted.strip().strip('"') in ("*", tag):
         return True
     modified_since = _since(request, "If-Modified-Since")
     return modified_since is not None and modified <= modified_since
+
+
+def _entity_not_modified(request: Request, doc: Document) -> bool:
+    return not_modified(request, parse_stamp(doc["lastModified"]), doc["eTag"])
 
 
 def precondition(request: Request) -> Callable[[Document], None]:
     """A view for a change: its conditions must hold on the current document, else 412."""
 
     def check(doc: Document) -> None:
-        if not_modified(request, doc):
+        if _entity_not_modified(request, doc):
             raise BatchError(412, "ConditionNotMet", CONDITION_NOT_MET)
 
     return check
@@ -114,7 +117,7 @@ def entity(request: Request) -> Callable[[Document], Response]:
     """A view answering a GET of one document, with ``$select`` and the conditional headers."""
 
     def view(doc: Document) -> Response:
-        if not_modified(request, doc):
+        if _entity_not_modified(request, doc):
             return Response(status_code=304, headers=entity_headers(doc))
         body = {
             "odata.metadata": _metadata(request, element=True),

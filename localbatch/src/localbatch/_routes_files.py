@@ -12,7 +12,6 @@ import mimetypes
 import re
 import shutil
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from starlette.requests import Request
@@ -20,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ._errors import BatchError
-from ._http import call, listing, node_ids, service_of, task_ids
+from ._http import call, listing, node_ids, not_modified, service_of, task_ids
 from ._store import Document
 from ._timeutil import http_date, stamp
 
@@ -119,16 +118,6 @@ def _delete(path: Path, recursive: bool) -> None:
         path.unlink()
 
 
-def _since(request: Request, header: str) -> datetime | None:
-    value = request.headers.get(header)
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        raise BatchError(400, "InvalidHeaderValue", f"The value of {header} is not an HTTP date.") from None
-
-
 def _file(request: Request, root: Path | None, files_url: str) -> Response:
     """The requested file (headers only for HEAD), or the ``ocp-range`` of it."""
     path = _existing(request, root)
@@ -142,14 +131,7 @@ def _file(request: Request, root: Path | None, files_url: str) -> Response:
         "ocp-creation-time": http_date(created),
         "Last-Modified": http_date(modified),
     }
-    unmodified_since, modified_since = (
-        _since(request, "If-Unmodified-Since"),
-        _since(request, "If-Modified-Since"),
-    )
-    whole_seconds = modified.replace(microsecond=0)
-    if unmodified_since is not None and whole_seconds > unmodified_since:
-        raise BatchError(412, "ConditionNotMet", "The file was modified since If-Unmodified-Since.")
-    if modified_since is not None and whole_seconds <= modified_since:
+    if not_modified(request, modified):
         return Response(status_code=304, headers=headers)
     data = b"" if request.method == "HEAD" else path.read_bytes()
     wanted = request.headers.get("ocp-range")
