@@ -3,7 +3,6 @@ traceback, and no wait outlives its deadline (the fault cases of issue 11, point
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -13,6 +12,7 @@ from requests.exceptions import ChunkedEncodingError
 from batchwords import Batch, BatchServiceError, ConfigError, Credentials, Storage
 from batchwords.cli import main
 from batchwords.cli._run import MAX_SLOTS
+from tests.support.batch import free_port
 from tests.support.emulators import upload_samples
 
 pytestmark = pytest.mark.azurite
@@ -22,13 +22,6 @@ KEYS = (
     "BATCHWORDS_STORAGE_ACCOUNT",
     "BATCHWORDS_STORAGE_KEY",
 )
-
-
-def closed_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -47,7 +40,7 @@ def no_keys(monkeypatch, tmp_path):
 
 def elsewhere(scheme: str) -> list[str]:
     """A storage endpoint the command needs to be given, never reached here."""
-    return ["--storage-endpoint", f"{scheme}://127.0.0.1:{closed_port()}/devstoreaccount1"]
+    return ["--storage-endpoint", f"{scheme}://127.0.0.1:{free_port()}/devstoreaccount1"]
 
 
 def one_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -72,13 +65,13 @@ def test_impossible_pool_sizes_are_refused_before_any_work(capsys, flags, says, 
 
 
 def test_an_unreachable_batch_endpoint_is_one_line_and_exit_3(keys, capsys):
-    endpoint = f"http://127.0.0.1:{closed_port()}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     assert main(["jobs", "status", "job", "--batch-endpoint", endpoint, *elsewhere("http")]) == 3
     assert f"the Batch service at {endpoint} cannot be reached" in one_line(capsys)
 
 
 def test_a_wait_on_an_unreachable_batch_keeps_trying_until_its_timeout(keys, capsys):
-    endpoint = f"http://127.0.0.1:{closed_port()}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
     code = main(["jobs", "wait", "job", "--timeout", "3", "--batch-endpoint", endpoint, *elsewhere("http")])
     assert code == 3
@@ -87,7 +80,7 @@ def test_a_wait_on_an_unreachable_batch_keeps_trying_until_its_timeout(keys, cap
 
 
 def test_an_unreachable_storage_endpoint_fails_in_seconds(keys, capsys):
-    endpoint = f"http://127.0.0.1:{closed_port()}/devstoreaccount1"
+    endpoint = f"http://127.0.0.1:{free_port()}/devstoreaccount1"
     started = time.monotonic()
     listing = ["files", "list", "--container", "input", "--storage-endpoint", endpoint]
     assert main([*listing, "--batch-endpoint", "http://127.0.0.1:1"]) == 3
@@ -108,7 +101,7 @@ def test_entra_id_over_http_is_refused_with_the_fix(no_keys, capsys):
 
 def test_no_sign_in_at_all_is_one_line_saying_how(no_keys, monkeypatch, capsys):
     monkeypatch.setenv("HOME", "/nonexistent")  # no Azure CLI or cached sign-in to find
-    endpoint = f"https://127.0.0.1:{closed_port()}"
+    endpoint = f"https://127.0.0.1:{free_port()}"
     assert main(["jobs", "list", "--batch-endpoint", endpoint, *elsewhere("https")]) == 2
     assert "no Azure sign-in found: run `az login` or `batchwords login`" in one_line(capsys)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,18 +18,13 @@ from azure.storage.blob import BlobServiceClient
 from batchwords import Batch, JobSet, JobSetOutputs, JobSpec, Storage, StorageError, TaskLimits
 from batchwords.offline import Azurite, start_azurite
 from localbatch import KEY_ENV, LocalBatch, new_key
+from tests.support.batch import free_port
 from tests.support.emulators import install_pool
 from tests.support.words import DATA, all_words
 
 pytestmark = pytest.mark.azurite
 #: Copies of the sample texts, so that a run lasts long enough to be interrupted.
 COPIES = 4
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def inputs_folder(tmp_path: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -32,6 +33,14 @@ def signed_headers(
     text = string_to_sign(method, path, query, headers.items(), batch.account)
     headers["Authorization"] = f"SharedKey {batch.account}:{sign(batch.key, text)}"
     return headers
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (bound, then released): for a service to
+    come back on after a restart, or for a client to find closed."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
