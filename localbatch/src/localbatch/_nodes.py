@@ -146,8 +146,7 @@ class Nodes:
             if outcome is None or self._runtime.stopping.is_set():
                 return  # the node went away or the service stopped
             succeeded = outcome.failure is None and outcome.exit_code == 0
-            # As on Azure, a failure before the process (a resource file) is not retried.
-            if succeeded or outcome.failure is not None or (max_retries != -1 and retry >= max_retries):
+            if not _runner.retried(outcome, retry, max_retries):
                 break
             retry += 1
             with store.transaction():

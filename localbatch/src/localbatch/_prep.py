@@ -188,9 +188,7 @@ class Preparations:
             )
             if outcome.killed or attempt.killed or self._runtime.stopping.is_set():
                 return None
-            if outcome.exit_code == 0 or outcome.failure is not None or outcome.timed_out:
-                return outcome
-            if retries != -1 and doc[INFO]["retryCount"] >= retries:
+            if not _runner.retried(outcome, doc[INFO]["retryCount"], retries):
                 return outcome
             with self._store.lock:
                 doc[INFO]["retryCount"] += 1

@@ -61,6 +61,14 @@ class Outcome:
     killed: bool = False
 
 
+def retried(outcome: Outcome, retries_done: int, max_retries: int) -> bool:
+    """Batch's rule for tasks, StartTasks and preparation tasks alike: a process that ran and
+    exited non-zero is tried again, up to ``maxTaskRetryCount`` (-1: no limit); a failure
+    before or after it (a resource file, an upload) or a wall-clock expiry is not."""
+    ran_and_failed = outcome.failure is None and not outcome.timed_out and outcome.exit_code != 0
+    return ran_and_failed and (max_retries == -1 or retries_done < max_retries)
+
+
 def redact(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))

@@ -295,8 +295,7 @@ class Scheduler:
             if node is not None and succeeded:
                 node["totalTasksSucceeded"] += 1
             retries = int(task["constraints"].get("maxTaskRetryCount", 0))
-            retryable = outcome.failure is None and not outcome.timed_out and not succeeded
-            if retryable and (retries == -1 or execution["retryCount"] < retries):
+            if _runner.retried(outcome, execution["retryCount"], retries):
                 execution["retryCount"] += 1
                 execution["lastRetryTime"] = stamp()
                 transition(task, "active")
