@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 STDERR_TAIL_BYTES = 2048
 #: Seconds one poll of a wait may take even when the wait's own timeout is shorter.
 MIN_POLL = 10.0
+#: How long a delete that another request started is waited for (Batch deletes pools in minutes).
+DELETE_WAIT = 1800.0
 TERMINAL_JOB_STATES = {"completed", "deleting", "terminating"}
 #: Job metadata naming the set a job belongs to (follow-up jobs share their set's output prefix).
 JOB_SET_METADATA = "batchwords-job-set"
@@ -374,13 +376,25 @@ class Batch:
 
     def delete(self, job_id: str) -> bool:
         """Delete a job; deleting one that is already gone is success (returns False)."""
-        return _deleted(f"job {job_id}", lambda: self._client.begin_delete_job(job_id, polling_interval=1))
+        return self._deleted(
+            f"job {job_id}",
+            lambda: self._client.begin_delete_job(job_id, polling_interval=1),
+            lambda: self._client.get_job(job_id, select=["id", "state"]),
+        )
 
     # -- pools -------------------------------------------------------------
 
     def create_pool(self, options: batch_models.BatchPoolCreateOptions) -> None:
+        """Create a pool. When a retried create finds the pool, it is ours if it is the same
+        pool (the service's answer to the first try was lost); any other is refused."""
         try:
             self._client.create_pool(options)
+        except ResourceExistsError as exc:
+            pool = self._client.get_pool(str(options.id))
+            start = pool.start_task.command_line if pool.start_task else None
+            wanted = options.start_task.command_line if options.start_task else None
+            if (pool.vm_size or "").lower() != options.vm_size.lower() or start != wanted:
+                raise batch_error(f"creating pool {options.id}", exc, self.endpoint) from exc
         except AzureError as exc:
             raise batch_error(f"creating pool {options.id}", exc, self.endpoint) from exc
 
@@ -419,20 +433,34 @@ class Batch:
 
     def delete_pool(self, pool_id: str) -> bool:
         """Delete a pool; one that is already gone is success (returns False)."""
-        return _deleted(
-            f"pool {pool_id}", lambda: self._client.begin_delete_pool(pool_id, polling_interval=1)
+        return self._deleted(
+            f"pool {pool_id}",
+            lambda: self._client.begin_delete_pool(pool_id, polling_interval=1),
+            lambda: self._client.get_pool(pool_id, select=["id", "state"]),
         )
 
-
-def _deleted(what: str, begin: Callable[[], LROPoller[None]]) -> bool:
-    """Run a delete to its end; True if it deleted something, False if it was already gone."""
-    try:
-        begin().result()
-        return True
-    except ResourceNotFoundError:
-        return False
-    except AzureError as exc:
-        raise batch_error(f"deleting {what}", exc) from exc
+    def _deleted(self, what: str, begin: Callable[[], LROPoller[None]], get: Callable[[], object]) -> bool:
+        """Run a delete to its end; True if it deleted something, False if it was already gone.
+        One already being deleted (a retry whose first answer was lost, or another client's
+        delete) is waited for, as the delete's own poller would."""
+        try:
+            begin().result()
+            return True
+        except ResourceNotFoundError:
+            return False
+        except AzureError as exc:
+            if error_code(exc) not in ("JobBeingDeleted", "PoolBeingDeleted"):
+                raise batch_error(f"deleting {what}", exc, self.endpoint) from exc
+        deadline = time.monotonic() + DELETE_WAIT
+        while time.monotonic() < deadline:
+            try:
+                get()
+            except ResourceNotFoundError:
+                return True
+            except AzureError as exc:
+                raise batch_error(f"deleting {what}", exc, self.endpoint) from exc
+            time.sleep(1)
+        raise DeadlineError(f"{what} was still being deleted after {DELETE_WAIT:.0f} s")
 
 
 def _job_info(job: batch_models.BatchJob) -> JobInfo:

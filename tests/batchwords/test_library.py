@@ -352,7 +352,7 @@ class TestJobSet:
 class TestStaleTaskCounts:
     """The Batch API's task counts "may not always be up to date"; done means done anyway."""
 
-    @pytest.mark.task_counts_lag(3)
+    @pytest.mark.realism(task_counts_lag=3)
     def test_stale_zeros_never_end_a_wait_or_report_success(self, emulators, pool):
         spec = emulators.spec(job_set="lagging")
         inputs = upload_samples(emulators, spec)

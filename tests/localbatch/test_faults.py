@@ -189,4 +189,4 @@ def test_serve_refuses_a_negative_lag(tmp_path, capsys):
     with pytest.raises(SystemExit) as refused:
         localbatch_main(["serve", "--data-dir", str(tmp_path), "--task-counts-lag", "-1"])
     assert refused.value.code == 2
-    assert "--task-counts-lag must not be negative" in capsys.readouterr().err
+    assert "--task-counts-lag: must be a number of at least 0, not '-1'" in capsys.readouterr().err

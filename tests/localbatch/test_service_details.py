@@ -15,7 +15,7 @@ import requests
 from azure.batch import BatchClient
 from azure.batch import models as batch_models
 
-from localbatch import LocalBatch
+from localbatch import LocalBatch, Realism
 from tests.support.batch import make_job, make_pool, py, signed_headers, wait_for, wait_idle, wait_task_done
 
 API = "api-version=2025-06-01"
@@ -171,12 +171,12 @@ def test_a_deleted_pool_is_deleting_for_a_while_then_gone(localbatch, client):
 
 
 def test_a_deletion_the_service_did_not_finish_ends_at_its_next_start(tmp_path):
-    with LocalBatch(tmp_path / "lb", scheduler_interval=0.05, delete_delay=3600) as first:
+    with LocalBatch(tmp_path / "lb", scheduler_interval=0.05, realism=Realism(delete_delay=3600)) as first:
         client = BatchClient(first.endpoint, first.credential)
         make_pool(client)
         make_job(client)
         assert requests_delete(first, "/jobs/job").status_code == 202
-    with LocalBatch(tmp_path / "lb", scheduler_interval=0.05, delete_delay=0) as second:
+    with LocalBatch(tmp_path / "lb", scheduler_interval=0.05, realism=Realism(delete_delay=0)) as second:
         wait_for(lambda: get(second, "/jobs/job").status_code == 404, timeout=10)
 
 

@@ -26,7 +26,7 @@ from batchwords import (
     wheels_digest,
 )
 from batchwords.offline import Azurite, emulator_credentials, start_azurite
-from localbatch import LocalBatch
+from localbatch import LocalBatch, Realism
 from tests.support.words import DATA, ROOT
 
 
@@ -102,10 +102,11 @@ class Emulators:
 
 @pytest.fixture
 def emulators(azurite: Azurite, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Emulators]:
-    """localbatch on the session's Azurite; ``@pytest.mark.task_counts_lag(SECONDS)`` makes its counts lag."""
-    marker = request.node.get_closest_marker("task_counts_lag")
-    lag = float(marker.args[0]) if marker else 0.0
-    with LocalBatch(tmp_path / "localbatch", scheduler_interval=0.05, task_counts_lag=lag) as localbatch:
+    """localbatch on the session's Azurite; ``@pytest.mark.realism(task_counts_lag=3, ...)`` makes it
+    as slow or as unreliable as Azure in those parts (see ``localbatch.Realism``)."""
+    marker = request.node.get_closest_marker("realism")
+    realism = Realism(**marker.kwargs) if marker else Realism()
+    with LocalBatch(tmp_path / "localbatch", scheduler_interval=0.05, realism=realism) as localbatch:
         credentials = emulator_credentials(localbatch, azurite, "test emulators")
         storage = Storage(azurite.account_url, credentials.storage)
         batch = Batch(localbatch.endpoint, credentials.batch, retry_backoff=0.01)

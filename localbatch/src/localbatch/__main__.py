@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import binascii
 import logging
+import math
 import os
 import signal
 import sys
@@ -13,9 +14,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._env import AUTO_STORAGE_KEY_ENV, KEY_ENV
+from ._realism import DELETE_DELAY, Realism
 from ._runner import AutoStorage
 from ._server import LocalBatch
-from ._service import DELETE_DELAY
+
+#: The realism profile's knobs: (flag, field, help).
+REALISM_FLAGS = (
+    ("--task-counts-lag", "task_counts_lag", "serve task counts as they were SECONDS ago"),
+    ("--allocation-delay", "allocation_delay", "a new node stays 'starting' SECONDS before it boots"),
+    ("--start-task-latency", "start_task_latency", "SECONDS between a node's boot and its StartTask"),
+    ("--error-rate", "error_rate", "answer this fraction of requests with a transient 500 or 503"),
+    ("--preemption-rate", "preemption_rate", "preemptions per Spot node per minute"),
+    (
+        "--delete-delay",
+        "delete_delay",
+        f"a deleted job or pool stays 'deleting' SECONDS (default {DELETE_DELAY:g})",
+    ),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,20 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--auto-storage-key", help=f"auto-storage account key (prefer ${AUTO_STORAGE_KEY_ENV})"
     )
-    serve.add_argument(
-        "--task-counts-lag",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="serve task counts as they were SECONDS ago, as the real service may (default 0)",
+    realism = serve.add_argument_group(
+        "realism", "as slow and unreliable as Azure Batch: --realism turns it all on; each flag sets one part"
     )
-    serve.add_argument(
-        "--delete-delay",
-        type=float,
-        default=DELETE_DELAY,
-        metavar="SECONDS",
-        help=f"how long a deleted job or pool stays 'deleting' (default {DELETE_DELAY:g})",
+    realism.add_argument("--realism", action="store_true", help="turn on the whole profile (Realism.azure())")
+    for flag, name, text in REALISM_FLAGS:
+        metavar = "RATE" if name.endswith("rate") else "SECONDS"
+        kind = _fraction if name == "error_rate" else _at_least_zero
+        realism.add_argument(flag, type=kind, dest=name, metavar=metavar, help=text)
+    realism.add_argument(
+        "--preempt-dedicated", action="store_true", help="preempt dedicated nodes too, at the same rate"
     )
+    realism.add_argument("--seed", type=int, help="make the random faults repeatable")
     serve.add_argument("--verbose", action="store_true", help="log every scheduling step")
     return parser
 
@@ -60,10 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
     )
-    if args.task_counts_lag < 0:
-        parser.error("--task-counts-lag must not be negative")
-    if args.delete_delay < 0:
-        parser.error("--delete-delay must not be negative")
+    try:
+        realism = _realism(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     key = args.key or os.environ.get(KEY_ENV) or None
     storage_key = args.auto_storage_key or os.environ.get(AUTO_STORAGE_KEY_ENV) or None
     auto_storage = None
@@ -82,8 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             auto_storage=auto_storage,
-            task_counts_lag=args.task_counts_lag,
-            delete_delay=args.delete_delay,
+            realism=realism,
         )
     except (binascii.Error, ValueError):
         parser.error(f"--key (or ${KEY_ENV}) must be a base64 account key")
@@ -101,6 +113,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop.wait()
     batch.stop()
     return 0
+
+
+def _at_least_zero(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of at least 0, not {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _at_least_zero(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction below 1 (0.05 is 5%), not {text!r}")
+    return value
+
+
+def _realism(args: argparse.Namespace) -> Realism:
+    chosen = {name: getattr(args, name) for _, name, _ in REALISM_FLAGS if getattr(args, name) is not None}
+    if args.preempt_dedicated:
+        chosen["preempt_dedicated"] = True
+    if args.seed is not None:
+        chosen["seed"] = args.seed
+    return Realism.azure(**chosen) if args.realism else Realism(**chosen)
 
 
 def entrypoint() -> None:

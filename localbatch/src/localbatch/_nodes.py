@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import shutil
-import time
 from pathlib import Path
 
 from . import _runner
@@ -32,6 +31,8 @@ class Nodes:
         self._faults = faults
         self._scheduler = scheduler
         self._attempts: dict[tuple[str, str], _runner.Attempt] = {}
+        #: Nodes being allocated (the realism profile's allocation delay), per pool.
+        self._allocating: dict[str, set[str]] = {}
 
     def recover(self) -> None:
         """After a restart: every node reboots, with no task running."""
@@ -64,15 +65,44 @@ class Nodes:
             for _ in range(target - len(current)):
                 node = new_node(self._runtime.base_url, pool_id, pool, dedicated)
                 self._store.put("node", node["id"], node, parent=pool_id)
-                self._boot(pool_id, node["id"], node)
+                if self._runtime.realism.allocation_delay:
+                    self._allocating.setdefault(pool_id, set()).add(node["id"])
+                    self._runtime.spawn(self._allocate, pool_id, node["id"], name=f"allocate-{node['id']}")
+                else:
+                    self._boot(pool_id, node["id"], node)
             # Shrink idle nodes first; tasks on removed busy nodes are requeued.
             surplus = len(current) - target
             for node_id in sorted(current, key=lambda n: nodes[n]["runningTasksCount"])[: max(0, surplus)]:
                 self.remove(pool_id, node_id)
         pool["currentDedicatedNodes"] = sum(1 for n in nodes.values() if n["isDedicated"])
         pool["currentLowPriorityNodes"] = sum(1 for n in nodes.values() if not n["isDedicated"])
+        self._allocation_state(pool_id, pool)
+
+    def _allocation_state(self, pool_id: str, pool: Document) -> None:
+        """``resizing`` while nodes are being allocated, then ``steady``."""
+        state = "resizing" if self._allocating.get(pool_id) else "steady"
+        if pool.get("allocationState") != state:
+            pool["allocationState"] = state
+            pool["allocationStateTransitionTime"] = stamp()
+
+    def _allocate(self, pool_id: str, node_id: str) -> None:
+        """The realism profile: a new node boots after the allocation delay."""
+        if self._runtime.stopping.wait(self._runtime.realism.allocation_delay):
+            return
+        wake = self._runtime.wake
+        with wake:
+            self._allocating.get(pool_id, set()).discard(node_id)
+            node = self._store.nodes.get(pool_id, {}).get(node_id)
+            pool = self._store.pools.get(pool_id)
+            if node is not None and node["state"] == "starting":
+                self._boot(pool_id, node_id, node)
+            if pool is not None:
+                self._allocation_state(pool_id, pool)
+                self._store.put("pool", pool_id, pool)
+            wake.notify_all()
 
     def remove(self, pool_id: str, node_id: str) -> None:
+        self._allocating.get(pool_id, set()).discard(node_id)
         self._scheduler.requeue_node_tasks(node_id, reimaged=True)
         start_attempt = self._attempts.pop((pool_id, node_id), None)
         if start_attempt:
@@ -98,11 +128,12 @@ class Nodes:
         return node
 
     def rejoin_later(self, pool_id: str, node_id: str) -> None:
-        """A preempted node boots again after one scheduling interval."""
+        """A preempted node boots again after one scheduling interval (and the allocation delay)."""
         self._runtime.spawn(self._rejoin, pool_id, node_id, name=f"rejoin-{node_id}")
 
     def _rejoin(self, pool_id: str, node_id: str) -> None:
-        time.sleep(self._runtime.interval)
+        if self._runtime.stopping.wait(self._runtime.interval + self._runtime.realism.allocation_delay):
+            return
         wake = self._runtime.wake
         with wake:
             node = self._store.nodes.get(pool_id, {}).get(node_id)
@@ -134,6 +165,8 @@ class Nodes:
         store = self._store
         with store.lock:
             start_task = copy.deepcopy(store.pools[pool_id]["startTask"])
+        if self._runtime.stopping.wait(self._runtime.realism.start_task_latency):
+            return
         task_dir = self.directory(pool_id, node_id) / "startup"
         working_dir = task_dir / "wd"
         working_dir.mkdir(parents=True, exist_ok=True)

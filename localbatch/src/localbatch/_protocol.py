@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 from . import _auth
 from ._errors import BatchError
 from ._http import ADMIN_PREFIX, json_response, service_of
+from ._service import BatchService
 from ._timeutil import http_date
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,33 @@ class BatchProtocol(BaseHTTPMiddleware):
                 headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
                 return json_response(error.body(), status=status, headers=headers)
             _check_api_version(query)
+            service = service_of(request)
+            if service.realism.chance(service.realism.error_rate):
+                return await _transient_error(request, call_next, service)
         return await call_next(request)
+
+
+#: What the service says with a transient error; clients retry both.
+TRANSIENT_ERRORS = {
+    500: ("InternalServerError", "Server encountered an internal error. Please try again after some time."),
+    503: ("ServerBusy", "The server is currently unable to receive requests. Please retry your request."),
+}
+
+
+async def _transient_error(request: Request, call_next: Handler, service: BatchService) -> Response:
+    """The realism profile's transient error. Half of those on a change come after the change
+    was made, as when the service's answer is lost: a client's retry must converge."""
+    status = service.realism.choice(tuple(TRANSIENT_ERRORS))
+    what = f"{request.method} {request.url.path} answered {status}"
+    if request.method not in ("GET", "HEAD") and service.realism.chance(0.5):
+        done = await call_next(request)
+        async for _ in done.body_iterator:  # type: ignore[attr-defined]
+            pass
+        service.record("lost answer", f"{what} after the change was made ({done.status_code})")
+    else:
+        service.record("transient error", what)
+    code, message = TRANSIENT_ERRORS[status]
+    return json_response(BatchError(status, code, message).body(), status=status)
 
 
 def _check_api_version(query: str) -> None:

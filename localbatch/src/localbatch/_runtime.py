@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ._realism import Realism
 from ._runner import AutoStorage
 from ._store import Store
 
@@ -18,11 +19,17 @@ class Runtime:
     """The account's name and data folder, its store, and the threads working on it.
 
     ``wake`` is a condition on the store's lock: holding it is holding the
-    account's lock, and notifying it wakes the scheduler.
+    account's lock, and notifying it wakes the scheduler. ``realism`` says how
+    slow and unreliable the rooms are to be.
     """
 
     def __init__(
-        self, data_dir: Path, account: str, auto_storage: AutoStorage | None, scheduler_interval: float
+        self,
+        data_dir: Path,
+        account: str,
+        auto_storage: AutoStorage | None,
+        scheduler_interval: float,
+        realism: Realism,
     ) -> None:
         # Absolute: every AZ_BATCH_* path is built from it, and tasks run in other folders.
         data_dir = data_dir.resolve()
@@ -37,6 +44,7 @@ class Runtime:
         self.wake = threading.Condition(self.store.lock)
         self.stopping = threading.Event()
         self.interval = scheduler_interval
+        self.realism = realism
         self._threads: set[threading.Thread] = set()
 
     def spawn(self, target: Callable[..., Any], *args: Any, name: str) -> None:

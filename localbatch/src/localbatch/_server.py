@@ -14,8 +14,9 @@ import uvicorn
 from azure.core.credentials import AzureNamedKeyCredential
 
 from ._app import build_app
+from ._realism import Realism
 from ._runner import AutoStorage
-from ._service import DELETE_DELAY, BatchService
+from ._service import BatchService
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ def new_key() -> str:
 
 
 class LocalBatch:
-    """A local Batch service on a loopback port; stop() (or ``with``) ends it.
+    """A local Batch service on a loopback port; stop() (or ``with``) ends it. ``realism``
+    makes it as slow and unreliable as Azure Batch (see ``Realism``).
 
     >>> with LocalBatch(data_dir) as batch:
     ...     client = BatchClient(batch.endpoint, batch.credential)
@@ -42,8 +44,7 @@ class LocalBatch:
         port: int = 0,
         auto_storage: AutoStorage | None = None,
         scheduler_interval: float = 0.5,
-        task_counts_lag: float = 0.0,
-        delete_delay: float = DELETE_DELAY,
+        realism: Realism | None = None,
     ) -> None:
         self.account = account
         self.key = key or new_key()
@@ -55,8 +56,7 @@ class LocalBatch:
             account,
             auto_storage=auto_storage,
             scheduler_interval=scheduler_interval,
-            task_counts_lag=task_counts_lag,
-            delete_delay=delete_delay,
+            realism=realism,
         )
         app = build_app(self.service, {account: self.key})
         self._server = uvicorn.Server(
@@ -76,6 +76,11 @@ class LocalBatch:
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def events(self) -> dict[str, int]:
+        """What the realism profile did so far: transient errors, lost answers, preemptions."""
+        return dict(self.service.events)
 
     @property
     def credential(self) -> AzureNamedKeyCredential:

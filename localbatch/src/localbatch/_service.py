@@ -8,8 +8,11 @@ documents to a ``view`` (rendering, filtering) that runs under the lock too.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +23,7 @@ from ._jobs import Jobs
 from ._lagging import LaggingCounts
 from ._nodes import Nodes
 from ._pools import Pools
+from ._realism import Realism
 from ._runner import AutoStorage
 from ._runtime import Runtime
 from ._scheduler import Scheduler
@@ -35,8 +39,7 @@ from ._validate import (
 )
 
 T = TypeVar("T")
-#: Seconds a deleted job or pool stays ``deleting`` before it is gone, as on the service.
-DELETE_DELAY = 1.0
+logger = logging.getLogger(__name__)
 
 
 class BatchService:
@@ -49,12 +52,14 @@ class BatchService:
         *,
         auto_storage: AutoStorage | None = None,
         scheduler_interval: float = 0.5,
-        task_counts_lag: float = 0.0,
-        delete_delay: float = DELETE_DELAY,
+        realism: Realism | None = None,
     ) -> None:
-        self._counts = LaggingCounts(task_counts_lag)
-        self._delete_delay = delete_delay
-        self._runtime = Runtime(data_dir, account, auto_storage, scheduler_interval)
+        self.realism = realism or Realism()
+        #: What the realism profile did so far ("transient error", "lost answer", "preemption").
+        self.events: Counter[str] = Counter()
+        self._events_lock = threading.Lock()
+        self._counts = LaggingCounts(self.realism.task_counts_lag)
+        self._runtime = Runtime(data_dir, account, auto_storage, scheduler_interval, self.realism)
         self._store = self._runtime.store
         self._lock = self._runtime.wake
         self._faults = Faults()
@@ -92,6 +97,8 @@ class BatchService:
         for kind, ident in unfinished:
             self._runtime.spawn(self._finish_delete, kind, ident, name=f"delete-{kind}-{ident}")
         self._scheduler.start()
+        if self.realism.preemption_rate:
+            self._runtime.spawn(self._preempt_at_random, name="preemption")
 
     def stop(self) -> None:
         """Stop scheduling and end every process; running tasks stay 'running'
@@ -110,6 +117,12 @@ class BatchService:
         """Wake the scheduler."""
         with self._lock:
             self._lock.notify_all()
+
+    def record(self, event: str, detail: str) -> None:
+        """Count (and log) something the realism profile did."""
+        with self._events_lock:
+            self.events[event] += 1
+        logger.info("realism: %s: %s", event, detail)
 
     @contextmanager
     def _changing(self) -> Iterator[None]:
@@ -178,6 +191,24 @@ class BatchService:
             self._nodes.evict(pool_id, node_id, "preempted")
         self._nodes.rejoin_later(pool_id, node_id)
 
+    def _preempt_at_random(self) -> None:
+        """The realism profile's preemptions: each node at risk, at its rate, while it works."""
+        tick = 1.0
+        while not self._runtime.stopping.wait(tick):
+            with self._lock:
+                at_risk = [
+                    (pool_id, node_id)
+                    for pool_id, nodes in self._store.nodes.items()
+                    for node_id, node in nodes.items()
+                    if node["state"] in ("idle", "running")
+                    and (self.realism.preempt_dedicated or not node["isDedicated"])
+                ]
+            for pool_id, node_id in at_risk:
+                if self.realism.preempts(tick):
+                    with suppress(BatchError):  # the node or its pool went away meanwhile
+                        self.preempt_node(pool_id, node_id)
+                        self.record("preemption", f"node {node_id} of pool {pool_id}")
+
     # -- jobs ------------------------------------------------------------
 
     def create_job(self, body: dict[str, Any]) -> Document:
@@ -210,7 +241,7 @@ class BatchService:
         self._runtime.spawn(self._finish_delete, "job", job_id, name=f"delete-job-{job_id}")
 
     def _finish_delete(self, kind: str, ident: str) -> None:
-        if self._runtime.stopping.wait(self._delete_delay):
+        if self._runtime.stopping.wait(self.realism.delete_delay):
             return  # the next start finishes it (see ``start``)
         with self._lock:
             removed = self._jobs.remove(ident) if kind == "job" else self._pools.remove(ident)
