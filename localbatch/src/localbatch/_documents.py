@@ -12,7 +12,19 @@ from typing import Any
 
 from ._errors import not_found
 from ._store import Document, Store
-from ._timeutil import stamp
+from ._timeutil import UNLIMITED_TEXT, stamp
+
+#: Who runs a task, a StartTask or a preparation task when the request does not say (the
+#: documented default: the pool's auto-user, not an administrator).
+AUTO_USER = {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}}
+
+
+def _task_defaults(task: Document) -> None:
+    """The defaults the service fills in on every kind of task."""
+    task.setdefault("userIdentity", copy.deepcopy(AUTO_USER))
+    constraints = task.setdefault("constraints", {})
+    constraints.setdefault("maxWallClockTime", UNLIMITED_TEXT)
+    constraints.setdefault("maxTaskRetryCount", 0)
 
 
 def etag() -> str:
@@ -115,6 +127,13 @@ def new_pool(base_url: str, body: dict[str, Any]) -> Document:
     pool.setdefault("targetLowPriorityNodes", 0)
     pool.setdefault("enableAutoScale", False)
     pool.setdefault("resizeTimeout", "PT15M")
+    pool.setdefault("enableInterNodeCommunication", False)
+    pool.setdefault("taskSchedulingPolicy", {"nodeFillType": "spread"})
+    start_task = pool.get("startTask")
+    if start_task:
+        start_task.setdefault("userIdentity", copy.deepcopy(AUTO_USER))
+        start_task.setdefault("maxTaskRetryCount", 0)
+        start_task.setdefault("waitForSuccess", True)
     pool.update(
         url=pool_url(base_url, pool["id"]),
         creationTime=stamp(),
@@ -157,12 +176,14 @@ def new_job(base_url: str, body: dict[str, Any]) -> Document:
     job.setdefault("onAllTasksComplete", "noaction")
     job.setdefault("onTaskFailure", "noaction")
     job["onAllTasksComplete"] = job["onAllTasksComplete"].lower()
+    job_defaults(job)
+    job.setdefault("usesTaskDependencies", False)
     prep = job.get("jobPreparationTask")
     if prep:
         prep.setdefault("id", "jobpreparation")
         prep.setdefault("waitForSuccess", True)
         prep.setdefault("rerunOnNodeRebootAfterSuccess", True)
-        prep.setdefault("constraints", {}).setdefault("maxTaskRetryCount", 0)
+        _task_defaults(prep)
     job.update(
         url=job_url(base_url, job["id"]),
         creationTime=stamp(),
@@ -174,12 +195,27 @@ def new_job(base_url: str, body: dict[str, Any]) -> Document:
     return job
 
 
+def job_defaults(job: Document) -> None:
+    """What a job without these properties has (on create, and after a PUT that leaves them out)."""
+    if job.get("maxParallelTasks") is None:
+        job["maxParallelTasks"] = -1
+    if job.get("metadata") is None:
+        job["metadata"] = []
+    if job.get("allowTaskPreemption") is None:
+        job["allowTaskPreemption"] = False
+    if job.get("constraints") is None:
+        job["constraints"] = {}
+    job["constraints"].setdefault("maxWallClockTime", UNLIMITED_TEXT)
+    job["constraints"].setdefault("maxTaskRetryCount", 0)
+
+
 def new_task(base_url: str, job_id: str, job: Document, body: dict[str, Any]) -> Document:
     task = copy.deepcopy(body)
     constraints = task.setdefault("constraints", {})
     job_constraints = job.get("constraints") or {}
     constraints.setdefault("maxTaskRetryCount", job_constraints.get("maxTaskRetryCount", 0))
     constraints.setdefault("retentionTime", "P7D")
+    _task_defaults(task)
     task.setdefault("requiredSlots", 1)
     task.update(
         url=task_url(base_url, job_id, task["id"]),

@@ -5,14 +5,21 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from ._documents import find_job, new_job, touch, transition
+from ._documents import find_job, job_defaults, new_job, touch, transition
 from ._errors import BatchError, exists
 from ._node_env import job_root, nodes_root
 from ._runtime import Runtime
 from ._scheduler import Scheduler
 from ._store import Document
 
-UPDATABLE = ("priority", "constraints", "onAllTasksComplete", "metadata", "maxParallelTasks")
+UPDATABLE = (
+    "priority",
+    "constraints",
+    "onAllTasksComplete",
+    "metadata",
+    "maxParallelTasks",
+    "allowTaskPreemption",
+)
 
 
 def _being_deleted() -> BatchError:
@@ -72,6 +79,9 @@ class Jobs:
         if job.get("onAllTasksComplete") is None:
             job["onAllTasksComplete"] = "noaction"
         job["onAllTasksComplete"] = str(job["onAllTasksComplete"]).lower()
+        if job.get("priority") is None:
+            job["priority"] = 0
+        job_defaults(job)
         touch(job)
         self._store.put("job", job_id, job)
         self._scheduler.complete_job_if_done(job_id)

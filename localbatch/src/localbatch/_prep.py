@@ -24,7 +24,7 @@ from ._documents import exit_code_failure
 from ._node_env import batch_vars, node_dir, task_root
 from ._runtime import Runtime
 from ._store import Document
-from ._timeutil import UNLIMITED, parse_duration, stamp
+from ._timeutil import limit_seconds, stamp
 
 DEFAULT_ID = "jobpreparation"
 INFO = "jobPreparationTaskExecutionInfo"
@@ -170,12 +170,7 @@ class Preparations:
         working_dir.mkdir(parents=True, exist_ok=True)
         constraints = prep.get("constraints") or {}
         retries = int(constraints.get("maxTaskRetryCount", 0))
-        limit = constraints.get("maxWallClockTime")
-        timeout = (
-            None
-            if not limit or parse_duration("maxWallClockTime", limit) == UNLIMITED
-            else parse_duration("maxWallClockTime", limit).total_seconds()
-        )
+        timeout = limit_seconds("maxWallClockTime", constraints.get("maxWallClockTime"))
         try:
             _runner.download_resource_files(
                 prep.get("resourceFiles") or [], working_dir, self._runtime.auto_storage

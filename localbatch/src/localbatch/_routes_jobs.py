@@ -39,7 +39,7 @@ async def terminate_job(request: Request) -> Response:
     await call(service_of(request).get_job, request.path_params["job_id"], precondition(request))
     reason = ((await read_body(request)) or {}).get("terminateReason")
     await call(service_of(request).terminate_job, request.path_params["job_id"], reason)
-    return accepted()
+    return service_of(request).get_job(request.path_params["job_id"], accepted)
 
 
 async def task_counts(request: Request) -> Response:

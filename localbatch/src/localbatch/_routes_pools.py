@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ._errors import BatchError
 from ._http import accepted, call, create, entity, listing, node_ids, precondition, read_body, service_of
 
 
@@ -22,8 +23,13 @@ async def get_pool(request: Request) -> Response:
 
 
 async def pool_exists(request: Request) -> Response:
-    exists = service_of(request).pool_exists(request.path_params["pool_id"])
-    return Response(status_code=200 if exists else 404)
+    """200 with the pool's ETag and Last-Modified, or a bare 404."""
+    try:
+        return service_of(request).get_pool(request.path_params["pool_id"], lambda doc: accepted(doc, 200))
+    except BatchError as exc:
+        if exc.status == 404:
+            return Response(status_code=404)
+        raise
 
 
 async def delete_pool(request: Request) -> Response:
@@ -34,8 +40,9 @@ async def delete_pool(request: Request) -> Response:
 
 async def resize_pool(request: Request) -> Response:
     await call(service_of(request).get_pool, request.path_params["pool_id"], precondition(request))
-    await call(service_of(request).resize_pool, request.path_params["pool_id"], await read_body(request))
-    return accepted()
+    service, pool_id = service_of(request), request.path_params["pool_id"]
+    await call(service.resize_pool, pool_id, await read_body(request))
+    return service.get_pool(pool_id, accepted)
 
 
 async def list_nodes(request: Request) -> Response:
@@ -48,7 +55,7 @@ async def get_node(request: Request) -> Response:
 
 async def reboot_node(request: Request) -> Response:
     await call(service_of(request).reboot_node, *node_ids(request))
-    return accepted()
+    return service_of(request).get_node(*node_ids(request), accepted)
 
 
 # A route for GET answers HEAD too, so the HEAD route comes first where HEAD differs.

@@ -17,7 +17,7 @@ from ._node_env import batch_vars, node_dir, task_root
 from ._prep import Preparations, prep_variables
 from ._runtime import Runtime
 from ._store import Document
-from ._timeutil import UNLIMITED, now, parse_duration, parse_stamp, stamp
+from ._timeutil import limit_seconds, now, parse_stamp, stamp
 
 logger = logging.getLogger(__name__)
 ACTIVE_NODE_STATES = {"idle", "running"}
@@ -246,18 +246,14 @@ class Scheduler:
             variables.update(prep_variables(self._runtime.data_dir, pool_id, node_id, job))
         working_dir.mkdir(parents=True, exist_ok=True)
         constraints = task.get("constraints") or {}
-        limit = (
-            parse_duration("maxWallClockTime", constraints["maxWallClockTime"])
-            if constraints.get("maxWallClockTime")
-            else UNLIMITED
-        )
+        limit = limit_seconds("maxWallClockTime", constraints.get("maxWallClockTime"))
         started = parse_stamp(task["executionInfo"]["startTime"])
         outcome: _runner.Outcome
         try:
             _runner.download_resource_files(
                 task.get("resourceFiles") or [], working_dir, self._runtime.auto_storage
             )
-            remaining = (started + limit - now()).total_seconds() if limit != UNLIMITED else None
+            remaining = limit - (now() - started).total_seconds() if limit is not None else None
             outcome = attempt.run(
                 task["commandLine"],
                 task_dir=task_dir,

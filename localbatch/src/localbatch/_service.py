@@ -138,10 +138,6 @@ class BatchService:
         with self._store.transaction():
             return self._pools.create(pool_id, body)
 
-    def pool_exists(self, pool_id: str) -> bool:
-        with self._lock:
-            return pool_id in self._store.pools
-
     def get_pool(self, pool_id: str, view: Callable[[Document], T]) -> T:
         with self._lock:
             return view(find_pool(self._store, pool_id))

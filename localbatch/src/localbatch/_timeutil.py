@@ -8,8 +8,10 @@ import isodate
 
 from ._errors import invalid_property
 
-#: The service's "no limit" for durations and retention.
+#: The service's "no limit" for durations and retention (.NET's TimeSpan.MaxValue), and how it
+#: writes it in responses.
 UNLIMITED = timedelta(days=10675199)
+UNLIMITED_TEXT = "P10675199DT2H48M5.4775807S"
 
 
 def now() -> datetime:
@@ -40,3 +42,11 @@ def parse_duration(name: str, value: object) -> timedelta:
     if not isinstance(duration, timedelta) or duration <= timedelta(0):
         raise invalid_property(name, value, "The duration must be positive and in days or smaller units.")
     return duration
+
+
+def limit_seconds(name: str, value: object) -> float | None:
+    """A wall-clock limit in seconds; None when there is none (absent, or the service's "no limit")."""
+    if not value:
+        return None
+    duration = parse_duration(name, value)
+    return None if duration >= UNLIMITED else duration.total_seconds()
