@@ -19,7 +19,7 @@ from starlette.routing import Route
 from localbatch import LocalBatch
 from localbatch._app import build_app
 from localbatch._http import ADMIN_PREFIX
-from tests.localbatch.conformance_cases import CASES, COMMON_HEADERS, Case, Gap, World
+from tests.localbatch.conformance import CASES, COMMON_HEADERS, Case, Gap, World
 
 
 def _params() -> Iterator[Any]:
