@@ -129,11 +129,7 @@ def new_pool(base_url: str, body: dict[str, Any]) -> Document:
     pool.setdefault("resizeTimeout", "PT15M")
     pool.setdefault("enableInterNodeCommunication", False)
     pool.setdefault("taskSchedulingPolicy", {"nodeFillType": "spread"})
-    start_task = pool.get("startTask")
-    if start_task:
-        start_task.setdefault("userIdentity", copy.deepcopy(AUTO_USER))
-        start_task.setdefault("maxTaskRetryCount", 0)
-        start_task.setdefault("waitForSuccess", True)
+    new_pool_defaults(pool)
     pool.update(
         url=pool_url(base_url, pool["id"]),
         creationTime=stamp(),
@@ -146,6 +142,15 @@ def new_pool(base_url: str, body: dict[str, Any]) -> Document:
     )
     touch(pool)
     return pool
+
+
+def new_pool_defaults(pool: Document) -> None:
+    """The defaults of a pool's StartTask (on create, and after it is changed)."""
+    start_task = pool.get("startTask")
+    if start_task:
+        start_task.setdefault("userIdentity", copy.deepcopy(AUTO_USER))
+        start_task.setdefault("maxTaskRetryCount", 0)
+        start_task.setdefault("waitForSuccess", True)
 
 
 def new_node(base_url: str, pool_id: str, pool: Document, dedicated: bool) -> Document:

@@ -53,15 +53,20 @@ class Nodes:
 
     # -- pool size -------------------------------------------------------
 
-    def resize(self, pool_id: str) -> None:
-        """Add or remove nodes until the pool has its target counts."""
+    def resize(self, pool_id: str, deallocation: str = "requeue") -> None:
+        """Add or remove nodes until the pool has its target counts; removed nodes leave as
+        ``deallocation`` says (see ``leave``)."""
         pool = self._store.pools[pool_id]
         nodes = self._store.nodes.setdefault(pool_id, {})
         for dedicated, target in (
             (True, pool["targetDedicatedNodes"]),
             (False, pool["targetLowPriorityNodes"]),
         ):
-            current = [node_id for node_id, node in nodes.items() if node["isDedicated"] == dedicated]
+            current = [
+                node_id
+                for node_id, node in nodes.items()
+                if node["isDedicated"] == dedicated and node["state"] != "leavingpool"
+            ]
             for _ in range(target - len(current)):
                 node = new_node(self._runtime.base_url, pool_id, pool, dedicated)
                 self._store.put("node", node["id"], node, parent=pool_id)
@@ -70,13 +75,52 @@ class Nodes:
                     self._runtime.spawn(self._allocate, pool_id, node["id"], name=f"allocate-{node['id']}")
                 else:
                     self._boot(pool_id, node["id"], node)
-            # Shrink idle nodes first; tasks on removed busy nodes are requeued.
+            # Shrink idle nodes first.
             surplus = len(current) - target
             for node_id in sorted(current, key=lambda n: nodes[n]["runningTasksCount"])[: max(0, surplus)]:
-                self.remove(pool_id, node_id)
+                self.leave(pool_id, node_id, deallocation)
+        self.count(pool_id)
+
+    def count(self, pool_id: str) -> None:
+        """The pool's current node counts (nodes still leaving count) and allocation state."""
+        pool, nodes = self._store.pools[pool_id], self._store.nodes.get(pool_id, {})
         pool["currentDedicatedNodes"] = sum(1 for n in nodes.values() if n["isDedicated"])
         pool["currentLowPriorityNodes"] = sum(1 for n in nodes.values() if not n["isDedicated"])
         self._allocation_state(pool_id, pool)
+
+    def leave(self, pool_id: str, node_id: str, deallocation: str) -> None:
+        """The node leaves the pool: at once, its running tasks requeued (``requeue``) or ended
+        (``terminate``); or once they are done (``taskcompletion``, ``retaineddata``), taking
+        no new ones meanwhile (``leavingpool``, see ``prune``)."""
+        node = self.get(pool_id, node_id)
+        if deallocation in ("taskcompletion", "retaineddata") and node["runningTasksCount"]:
+            node["schedulingState"] = "disabled"
+            transition(node, "leavingpool")
+            self._store.put("node", node_id, node, parent=pool_id)
+            return
+        if deallocation == "terminate":
+            self._scheduler.end_node_tasks(node_id, "The task was ended: its node left the pool.")
+        self.remove(pool_id, node_id)
+
+    def stop_allocating(self, pool_id: str) -> int:
+        """stopresize: the nodes still being allocated are not; how many there were."""
+        allocating = self._allocating.pop(pool_id, set())
+        for node_id in allocating:
+            if node_id in self._store.nodes.get(pool_id, {}):
+                self.remove(pool_id, node_id)
+        return len(allocating)
+
+    def prune(self) -> None:
+        """Nodes leaving once their tasks are done go when they are."""
+        for pool_id, nodes in list(self._store.nodes.items()):
+            leaving = [
+                i for i, n in nodes.items() if n["state"] == "leavingpool" and not n["runningTasksCount"]
+            ]
+            for node_id in leaving:
+                self.remove(pool_id, node_id)
+            if leaving and pool_id in self._store.pools:
+                self.count(pool_id)
+                self._store.put("pool", pool_id, self._store.pools[pool_id])
 
     def _allocation_state(self, pool_id: str, pool: Document) -> None:
         """``resizing`` while nodes are being allocated, then ``steady``."""

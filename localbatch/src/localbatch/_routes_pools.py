@@ -7,7 +7,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ._errors import BatchError
-from ._http import accepted, call, create, entity, listing, node_ids, precondition, read_body, service_of
+from ._http import (
+    accepted,
+    call,
+    create,
+    entity,
+    entity_headers,
+    json_response,
+    listing,
+    node_ids,
+    precondition,
+    read_body,
+    service_of,
+)
 
 
 async def create_pool(request: Request) -> Response:
@@ -45,6 +57,49 @@ async def resize_pool(request: Request) -> Response:
     return service.get_pool(pool_id, accepted)
 
 
+async def patch_pool(request: Request) -> Response:
+    """PATCH changes what the body names; updateproperties replaces all of it (204)."""
+    service, pool_id = service_of(request), request.path_params["pool_id"]
+    await call(service.get_pool, pool_id, precondition(request))
+    replace = request.url.path.endswith("/updateproperties")
+    await call(service.patch_pool, pool_id, await read_body(request), replace)
+    return service.get_pool(pool_id, lambda doc: accepted(doc, 204 if replace else 200))
+
+
+async def stop_resize(request: Request) -> Response:
+    service, pool_id = service_of(request), request.path_params["pool_id"]
+    await call(service.get_pool, pool_id, precondition(request))
+    await call(service.stop_resize, pool_id)
+    return service.get_pool(pool_id, accepted)
+
+
+async def remove_nodes(request: Request) -> Response:
+    service, pool_id = service_of(request), request.path_params["pool_id"]
+    await call(service.get_pool, pool_id, precondition(request))
+    await call(service.remove_nodes, pool_id, await read_body(request))
+    return service.get_pool(pool_id, accepted)
+
+
+async def enable_autoscale(request: Request) -> Response:
+    service, pool_id = service_of(request), request.path_params["pool_id"]
+    await call(service.get_pool, pool_id, precondition(request))
+    await call(service.enable_autoscale, pool_id, await read_body(request))
+    return service.get_pool(pool_id, lambda doc: accepted(doc, 200))
+
+
+async def disable_autoscale(request: Request) -> Response:
+    service, pool_id = service_of(request), request.path_params["pool_id"]
+    await call(service.disable_autoscale, pool_id)
+    return service.get_pool(pool_id, lambda doc: accepted(doc, 200))
+
+
+async def evaluate_autoscale(request: Request) -> Response:
+    service, pool_id = service_of(request), request.path_params["pool_id"]
+    formula = ((await read_body(request)) or {}).get("autoScaleFormula")
+    run = await call(service.evaluate_autoscale, pool_id, formula)
+    return service.get_pool(pool_id, lambda doc: json_response(run, headers=entity_headers(doc)))
+
+
 async def list_nodes(request: Request) -> Response:
     return service_of(request).list_nodes(request.path_params["pool_id"], listing(request))
 
@@ -65,7 +120,14 @@ ROUTES = [
     Route("/pools/{pool_id}", pool_exists, methods=["HEAD"]),
     Route("/pools/{pool_id}", get_pool, methods=["GET"]),
     Route("/pools/{pool_id}", delete_pool, methods=["DELETE"]),
+    Route("/pools/{pool_id}", patch_pool, methods=["PATCH"]),
+    Route("/pools/{pool_id}/updateproperties", patch_pool, methods=["POST"]),
     Route("/pools/{pool_id}/resize", resize_pool, methods=["POST"]),
+    Route("/pools/{pool_id}/stopresize", stop_resize, methods=["POST"]),
+    Route("/pools/{pool_id}/removenodes", remove_nodes, methods=["POST"]),
+    Route("/pools/{pool_id}/enableautoscale", enable_autoscale, methods=["POST"]),
+    Route("/pools/{pool_id}/disableautoscale", disable_autoscale, methods=["POST"]),
+    Route("/pools/{pool_id}/evaluateautoscale", evaluate_autoscale, methods=["POST"]),
     Route("/pools/{pool_id}/nodes", list_nodes, methods=["GET"]),
     Route("/pools/{pool_id}/nodes/{node_id}", get_node, methods=["GET"]),
     Route("/pools/{pool_id}/nodes/{node_id}/reboot", reboot_node, methods=["POST"]),

@@ -97,6 +97,14 @@ class Scheduler:
                 attempt.kill()
                 self.requeue(job_id, task_id, task)
 
+    def end_node_tasks(self, node_id: str, message: str) -> None:
+        """The node leaves with ``terminate``: its running tasks end, failed, and run no more."""
+        for job_id, task_id in list(self._attempts):
+            task = self._store.tasks.get(job_id, {}).get(task_id)
+            if task and task.get("nodeInfo", {}).get("nodeId") == node_id:
+                self.end_task(job_id, task_id, task, "TaskEnded", message)
+                self.complete_job_if_done(job_id)
+
     # -- ending tasks and jobs -------------------------------------------
 
     def end_task(self, job_id: str, task_id: str, task: Document, code: str, message: str) -> None:

@@ -28,7 +28,9 @@ def new_key() -> str:
 
 class LocalBatch:
     """A local Batch service on a loopback port; stop() (or ``with``) ends it. ``realism``
-    makes it as slow and unreliable as Azure Batch (see ``Realism``).
+    makes it as slow and unreliable as Azure Batch (see ``Realism``); ``autoscale_period``
+    (seconds, for tests) replaces the service's autoscale beat (30 s samples, evaluations at
+    each pool's interval of at least 5 minutes).
 
     >>> with LocalBatch(data_dir) as batch:
     ...     client = BatchClient(batch.endpoint, batch.credential)
@@ -45,6 +47,7 @@ class LocalBatch:
         auto_storage: AutoStorage | None = None,
         scheduler_interval: float = 0.5,
         realism: Realism | None = None,
+        autoscale_period: float | None = None,
     ) -> None:
         self.account = account
         self.key = key or new_key()
@@ -57,6 +60,7 @@ class LocalBatch:
             auto_storage=auto_storage,
             scheduler_interval=scheduler_interval,
             realism=realism,
+            autoscale_period=autoscale_period,
         )
         app = build_app(self.service, {account: self.key})
         self._server = uvicorn.Server(

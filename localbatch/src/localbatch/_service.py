@@ -26,6 +26,7 @@ from ._pools import Pools
 from ._realism import Realism
 from ._runner import AutoStorage
 from ._runtime import Runtime
+from ._scaling import Scaling
 from ._scheduler import Scheduler
 from ._store import Document
 from ._tasks import Tasks
@@ -34,6 +35,7 @@ from ._validate import (
     check_job_update,
     check_pool,
     check_pool_resize,
+    check_remove_nodes,
     check_task,
     check_task_collection,
 )
@@ -53,6 +55,7 @@ class BatchService:
         auto_storage: AutoStorage | None = None,
         scheduler_interval: float = 0.5,
         realism: Realism | None = None,
+        autoscale_period: float | None = None,
     ) -> None:
         self.realism = realism or Realism()
         #: What the realism profile did so far ("transient error", "lost answer", "preemption").
@@ -65,7 +68,7 @@ class BatchService:
         self._faults = Faults()
         self._scheduler = Scheduler(self._runtime)
         self._nodes = Nodes(self._runtime, self._faults, self._scheduler)
-        self._pools = Pools(self._runtime, self._nodes)
+        self._pools = Pools(self._runtime, self._nodes, Scaling(self._runtime, self._nodes, autoscale_period))
         self._jobs = Jobs(self._runtime, self._scheduler)
         self._tasks = Tasks(self._runtime, self._scheduler, self._jobs)
 
@@ -97,6 +100,7 @@ class BatchService:
         for kind, ident in unfinished:
             self._runtime.spawn(self._finish_delete, kind, ident, name=f"delete-{kind}-{ident}")
         self._scheduler.start()
+        self._runtime.spawn(self._pools.scaling.loop, name="autoscale")
         if self.realism.preemption_rate:
             self._runtime.spawn(self._preempt_at_random, name="preemption")
 
@@ -150,6 +154,32 @@ class BatchService:
         check_pool_resize(body)
         with self._store.transaction():
             self._pools.resize(pool_id, body)
+
+    def stop_resize(self, pool_id: str) -> None:
+        with self._store.transaction():
+            self._pools.stop_resize(pool_id)
+
+    def remove_nodes(self, pool_id: str, body: dict[str, Any]) -> None:
+        check_remove_nodes(body)
+        with self._changing(), self._store.transaction():
+            self._pools.remove_nodes(pool_id, body)
+
+    def patch_pool(self, pool_id: str, body: dict[str, Any], replace: bool = False) -> None:
+        """PATCH (what the body names) or updateproperties (``replace``: all of it)."""
+        with self._store.transaction():
+            self._pools.patch(pool_id, body, replace)
+
+    def enable_autoscale(self, pool_id: str, body: dict[str, Any]) -> None:
+        with self._changing(), self._store.transaction():
+            self._pools.enable_autoscale(pool_id, body)
+
+    def disable_autoscale(self, pool_id: str) -> None:
+        with self._store.transaction():
+            self._pools.disable_autoscale(pool_id)
+
+    def evaluate_autoscale(self, pool_id: str, formula: object) -> dict[str, Any]:
+        with self._lock:
+            return self._pools.evaluate_autoscale(pool_id, formula)
 
     def delete_pool(self, pool_id: str) -> None:
         """The pool goes through ``deleting`` for ``delete_delay`` seconds, then is gone."""

@@ -142,26 +142,68 @@ def check_pool(body: dict[str, Any]) -> str:
     require(vm, "nodeAgentSKUId", "virtualMachineConfiguration.")
     if not isinstance(vm.get("imageReference"), dict):
         raise missing_property("virtualMachineConfiguration.imageReference")
-    if body.get("enableAutoScale"):
-        raise invalid_property(
-            "enableAutoScale",
-            True,
-            "localbatch does not evaluate autoscale formulas; give targetDedicatedNodes and "
-            "targetLowPriorityNodes instead.",
+    targets = (body.get("targetDedicatedNodes"), body.get("targetLowPriorityNodes"))
+    if body.get("enableAutoScale") and targets != (None, None):
+        raise BatchError(
+            400,
+            "InvalidAutoScalingSettings",
+            "A pool that scales automatically takes no targetDedicatedNodes or targetLowPriorityNodes; "
+            "its autoScaleFormula sets them.",
         )
     check_pool_resize(body)
     check_int(body, "taskSlotsPerNode", minimum=1, maximum=256)
-    start_task = body.get("startTask")
+    check_start_task(body.get("startTask"))
+    return pool_id
+
+
+def check_start_task(start_task: Any) -> None:
     if start_task is not None:
         require(start_task, "commandLine", "startTask.")
         check_resource_files(start_task.get("resourceFiles"), "startTask.resourceFiles")
         check_int(start_task, "maxTaskRetryCount", minimum=-1, prefix="startTask.")
-    return pool_id
 
 
 def check_pool_resize(body: dict[str, Any]) -> None:
     check_int(body, "targetDedicatedNodes", minimum=0)
     check_int(body, "targetLowPriorityNodes", minimum=0)
+    check_deallocation(body)
+
+
+DEALLOCATION_OPTIONS = ("requeue", "terminate", "taskcompletion", "retaineddata")
+
+
+def check_deallocation(body: dict[str, Any]) -> None:
+    option = body.get("nodeDeallocationOption")
+    if option is not None and str(option).lower() not in DEALLOCATION_OPTIONS:
+        raise invalid_property(
+            "nodeDeallocationOption",
+            option,
+            "The value must be requeue, terminate, taskCompletion or retainedData.",
+        )
+
+
+def check_remove_nodes(body: dict[str, Any]) -> None:
+    nodes = body.get("nodeList")
+    if not isinstance(nodes, list) or not nodes:
+        raise missing_property("nodeList")
+    if len(nodes) > 100 or not all(isinstance(node, str) and node for node in nodes):
+        raise invalid_property("nodeList", nodes, "The value must be a list of 1 to 100 node ids.")
+    check_deallocation(body)
+
+
+def check_pool_patch(body: dict[str, Any], patchable: tuple[str, ...], replace: bool) -> None:
+    """A pool PATCH, or (``replace``) an updateproperties body, whose lists are required
+    (certificateReferences only up to api-version 2024-07-01.20.0: 2025-06-01 dropped it)."""
+    others = sorted(set(body) - set(patchable))
+    if others:
+        raise invalid_property(
+            others[0], "...", f"localbatch changes only {', '.join(patchable)} of an existing pool."
+        )
+    if replace:
+        for name in ("metadata", "applicationPackageReferences"):
+            if not isinstance(body.get(name), list):
+                raise missing_property(name)
+    check_start_task(body.get("startTask"))
 
 
 def check_job(body: dict[str, Any]) -> str:

@@ -147,6 +147,17 @@ class World:
         self.ok(Request("POST", "/pools", body=body))
         return pool_id
 
+    def add_autoscale_pool(self, pool_id: str, formula: str = "$TargetDedicatedNodes = 0;") -> str:
+        body = {
+            "id": pool_id,
+            "vmSize": VM_SIZE,
+            "virtualMachineConfiguration": VM_CONFIGURATION,
+            "enableAutoScale": True,
+            "autoScaleFormula": formula,
+        }
+        self.ok(Request("POST", "/pools", body=body))
+        return pool_id
+
     def add_job(self, job_id: str, pool_id: str, **extra: Any) -> str:
         self.ok(Request("POST", "/jobs", body={"id": job_id, "poolInfo": {"poolId": pool_id}, **extra}))
         return job_id

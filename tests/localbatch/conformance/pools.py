@@ -1,4 +1,4 @@
-"""Conformance cases: pools."""
+"""Conformance cases: pools, their nodes and the nodes' files."""
 
 from __future__ import annotations
 
@@ -22,9 +22,17 @@ from ._model import (
     VM_SIZE,
     Case,
     Request,
+    World,
     each,
     filtered,
 )
+
+
+def _remove_node(world: World) -> Request:
+    pool_id = world.add_pool(world.fresh("pool"), nodes=1)
+    (node_id,) = world.wait_nodes(pool_id)
+    return Request("POST", f"/pools/{pool_id}/removenodes", body={"nodeList": [node_id]})
+
 
 CASES: tuple[Case, ...] = (
     # -- pools ----------------------------------------------------------------
@@ -102,6 +110,91 @@ CASES: tuple[Case, ...] = (
         ),
         status=202,
         headers=CHANGE_HEADERS,  # swagger
+    ),
+    Case(
+        name="Pool_Patch",
+        route="PATCH /pools/{pool_id}",
+        example="2024-07-01.20.0/PoolPatch.json",
+        request=lambda world: Request(
+            "PATCH",
+            f"/pools/{world.add_pool(world.fresh('pool'))}",
+            body={"startTask": {"commandLine": "/bin/bash -c 'echo start task'"}},
+        ),
+        status=200,
+        headers=CHANGE_HEADERS,  # swagger
+    ),
+    Case(
+        name="Pool_UpdateProperties",
+        route="POST /pools/{pool_id}/updateproperties",
+        example="2024-02-01.19.0/PoolUpdate.json",
+        request=lambda world: Request(
+            "POST",
+            f"/pools/{world.add_pool(world.fresh('pool'))}/updateproperties",
+            body={
+                "startTask": {"commandLine": "/bin/bash -c 'echo start task'"},
+                "certificateReferences": [],
+                "applicationPackageReferences": [],
+                "metadata": [],
+            },
+        ),
+        status=204,
+        headers=CHANGE_HEADERS,  # swagger
+    ),
+    Case(
+        name="Pool_StopResize",
+        route="POST /pools/{pool_id}/stopresize",
+        example="2024-02-01.19.0/PoolStopResize.json",
+        request=lambda world: Request("POST", f"/pools/{world.add_pool(world.fresh('pool'))}/stopresize"),
+        status=202,
+        headers=CHANGE_HEADERS,  # swagger
+    ),
+    Case(
+        name="Pool_RemoveNodes",
+        route="POST /pools/{pool_id}/removenodes",
+        example="2024-07-01.20.0/PoolRemoveNodes.json",
+        request=_remove_node,
+        status=202,
+        headers=CHANGE_HEADERS,  # swagger
+    ),
+    Case(
+        name="Pool_EnableAutoScale",
+        route="POST /pools/{pool_id}/enableautoscale",
+        example="2024-02-01.19.0/PoolEnableAutoscale.json",
+        request=lambda world: Request(
+            "POST",
+            f"/pools/{world.add_pool(world.fresh('pool'))}/enableautoscale",
+            body={"autoScaleFormula": "$TargetDedicated=0", "autoScaleEvaluationInterval": "PT8M"},
+        ),
+        status=200,
+        headers=CHANGE_HEADERS,  # swagger
+    ),
+    Case(
+        name="Pool_DisableAutoScale",
+        route="POST /pools/{pool_id}/disableautoscale",
+        example="2024-02-01.19.0/PoolDisableAutoScale.json",
+        request=lambda world: Request(
+            "POST", f"/pools/{world.add_autoscale_pool(world.fresh('pool'))}/disableautoscale"
+        ),
+        status=200,
+        headers=CHANGE_HEADERS,  # swagger
+    ),
+    Case(
+        name="Pool_EvaluateAutoScale",
+        route="POST /pools/{pool_id}/evaluateautoscale",
+        example="2024-07-01.20.0/PoolEvaluateAutoscale.json",
+        request=lambda world: Request(
+            "POST",
+            f"/pools/{world.add_autoscale_pool(world.fresh('pool'))}/evaluateautoscale",
+            body={"autoScaleFormula": "$TargetDedicated=1"},
+        ),
+        status=200,
+        fields=("timestamp", "results"),
+        # The example (2016) shows the old name and two outputs; the service now names the
+        # three outputs in full (the SDK's recorded tests: "$TargetDedicatedNodes=3;
+        # $TargetLowPriorityNodes=0;$NodeDeallocationOption=requeue").
+        values={
+            "results": "$TargetDedicatedNodes=1;$TargetLowPriorityNodes=0;$NodeDeallocationOption=requeue"
+        },
     ),
     # -- nodes ----------------------------------------------------------------
     Case(
