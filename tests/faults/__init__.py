@@ -15,6 +15,10 @@
   collapsing task ids, very long names: ``test_input_selection``
 - an output folder that is a file, or that fails at download time:
   ``tests/batchwords/test_run.py``
+- the main job under localbatch's realism profile (lagging counts, slow allocation and
+  StartTasks, transient 500/503 answers, some after the change was made, preempted nodes,
+  slow deletes): ``test_realism``; each part alone: ``tests/localbatch/test_realism.py``;
+  a delete already under way and a retried pool create: ``tests/batchwords/test_converge.py``
 - replayed, undated or doubled-parameter requests to localbatch:
   ``tests/localbatch/test_api.py::TestAuthentication``
 """
