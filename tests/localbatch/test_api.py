@@ -120,7 +120,7 @@ class TestProtocol:
 
     def test_unsupported_operation_is_a_batch_error(self, client):
         with pytest.raises(HttpResponseError) as refused:
-            list(client.list_job_schedules())
+            list(client.list_applications())
         assert refused.value.status_code == 400
         assert refused.value.error.code == "OperationNotSupported"
 

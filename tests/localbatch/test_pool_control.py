@@ -3,6 +3,8 @@ nodes leave (nodeDeallocationOption), and autoscale with formula evaluation (iss
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from azure.batch import BatchClient
 from azure.batch import models as batch_models
@@ -29,7 +31,7 @@ def autoscale_pool(client: BatchClient, formula: str, pool_id: str = "pool", slo
             task_slots_per_node=slots,
             enable_auto_scale=True,
             auto_scale_formula=formula,
-            auto_scale_evaluation_interval="PT5M",
+            auto_scale_evaluation_interval=timedelta(minutes=5),
         )
     )
 
@@ -74,7 +76,7 @@ def test_stop_resize_leaves_the_nodes_not_yet_allocated_out(tmp_path):
         client = BatchClient(batch.endpoint, batch.credential)
         make_pool(client, nodes=2)
         assert client.get_pool("pool").allocation_state == "resizing"
-        client.begin_stop_pool_resize("pool", polling_interval=0.1).result()
+        client.begin_stop_pool_resize("pool", polling_interval=1).result()
         pool = client.get_pool("pool")
         assert pool.allocation_state == "steady"
         assert pool.current_dedicated_nodes == 0
@@ -85,13 +87,13 @@ def test_remove_nodes_takes_those_nodes_and_lowers_the_target(client):
     make_pool(client, nodes=2)
     first, second = (node.id for node in wait_idle(client))
     client.begin_remove_nodes(
-        "pool", batch_models.BatchNodeRemoveOptions(node_ids=[str(first)]), polling_interval=0.1
+        "pool", batch_models.BatchNodeRemoveOptions(node_ids=[str(first)]), polling_interval=1
     ).result()
     assert [node.id for node in client.list_nodes("pool")] == [second]
     assert client.get_pool("pool").target_dedicated_nodes == 1
     with pytest.raises(HttpResponseError) as missing:
         client.begin_remove_nodes(
-            "pool", batch_models.BatchNodeRemoveOptions(node_ids=["tvmps_nosuch_d"]), polling_interval=0.1
+            "pool", batch_models.BatchNodeRemoveOptions(node_ids=["tvmps_nosuch_d"]), polling_interval=1
         ).result()
     assert missing.value.status_code == 404
 
@@ -172,9 +174,9 @@ def test_an_autoscale_pool_takes_its_formulas_targets(client):
 @pytest.mark.parametrize(
     ("formula", "interval", "expected"),
     [
-        ("$TargetDedicatedNodes = ;", "PT5M", "AutoScalingFormulaSyntaxError"),
-        ("$TargetDedicatedNodes = 1;", "PT1M", "InvalidPropertyValue"),
-        ("", "PT5M", "InvalidAutoScalingSettings"),
+        ("$TargetDedicatedNodes = ;", timedelta(minutes=5), "AutoScalingFormulaSyntaxError"),
+        ("$TargetDedicatedNodes = 1;", timedelta(minutes=1), "InvalidPropertyValue"),
+        ("", timedelta(minutes=5), "InvalidAutoScalingSettings"),
     ],
 )
 def test_a_bad_formula_or_interval_is_refused_with_the_services_code(client, formula, interval, expected):

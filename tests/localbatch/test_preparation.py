@@ -123,15 +123,3 @@ def test_status_of_a_job_without_a_preparation_task_is_a_conflict(client):
         list(client.list_job_preparation_and_release_task_status("job"))
     assert caught.value.status_code == 409
     assert caught.value.error.code == "JobPreparationTaskOrReleaseTaskNotSpecified"
-
-
-def test_job_release_tasks_are_refused_with_a_reason(client):
-    make_pool(client)
-    with pytest.raises(HttpResponseError) as caught:
-        make_job(
-            client,
-            job_preparation_task=prep("true"),
-            job_release_task=batch_models.BatchJobReleaseTask(command_line="true"),
-        )
-    assert caught.value.status_code == 400
-    assert "release" in str(caught.value)

@@ -8,7 +8,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import _routes_account, _routes_faults, _routes_files, _routes_jobs, _routes_pools, _routes_tasks
+from . import (
+    _routes_account,
+    _routes_faults,
+    _routes_files,
+    _routes_jobs,
+    _routes_pools,
+    _routes_schedules,
+    _routes_tasks,
+)
 from ._errors import BatchError
 from ._protocol import BatchProtocol
 from ._service import BatchService
@@ -28,6 +36,7 @@ def build_app(service: BatchService, accounts: dict[str, str]) -> Starlette:
         *_routes_account.ROUTES,
         *_routes_pools.ROUTES,
         *_routes_jobs.ROUTES,
+        *_routes_schedules.ROUTES,
         *_routes_tasks.ROUTES,
         *_routes_files.ROUTES,
         *_routes_faults.ROUTES,

@@ -112,6 +112,13 @@ def find_job(store: Store, job_id: str) -> Document:
     return _find(store.jobs, job_id, "job")
 
 
+def job_pool_id(job: Document) -> str:
+    """The pool the job's tasks run on: its poolInfo's poolId, or the auto pool made for it
+    (only executionInfo names that one, as on the service)."""
+    given = (job.get("poolInfo") or {}).get("poolId")
+    return str((job.get("executionInfo") or {}).get("poolId") or given or "")
+
+
 def find_task(store: Store, job_id: str, task_id: str) -> Document:
     find_job(store, job_id)
     return _find(store.tasks.get(job_id, {}), task_id, "task")
@@ -189,12 +196,19 @@ def new_job(base_url: str, body: dict[str, Any]) -> Document:
         prep.setdefault("waitForSuccess", True)
         prep.setdefault("rerunOnNodeRebootAfterSuccess", True)
         _task_defaults(prep)
+    release = job.get("jobReleaseTask")
+    if release:
+        release.setdefault("id", "jobrelease")
+        release.setdefault("maxWallClockTime", "PT15M")
+        release.setdefault("retentionTime", "P7D")
+        release.setdefault("userIdentity", copy.deepcopy(AUTO_USER))
     job.update(
         url=job_url(base_url, job["id"]),
         creationTime=stamp(),
         state="active",
         stateTransitionTime=stamp(),
-        executionInfo={"startTime": stamp(), "poolId": body["poolInfo"]["poolId"]},
+        # An auto pool's id comes later (AutoPools.attach); poolInfo keeps no poolId then.
+        executionInfo={"startTime": stamp(), "poolId": body["poolInfo"].get("poolId")},
     )
     touch(job)
     return job

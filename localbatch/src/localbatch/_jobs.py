@@ -90,6 +90,8 @@ class Jobs:
         job = self.get(job_id)
         if job["state"] == "completed":
             raise _completed()
+        if job["state"] in ("terminating", "deleting"):
+            self.active(job_id)  # JobBeingTerminated, JobBeingDeleted
         self._scheduler.end_job(job_id, reason or "UserTerminate")
 
     def delete(self, job_id: str) -> None:
@@ -106,6 +108,7 @@ class Jobs:
                 )
         self._store.put("job", job_id, job)
         self._scheduler.forget_job(job_id)
+        self._scheduler.releases.start(job_id)  # its release tasks, unless they ran
 
     def remove(self, job_id: str) -> bool:
         """The end of a deletion: the job and its tasks leave the store; ``delete_files`` follows."""

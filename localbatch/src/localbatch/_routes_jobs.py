@@ -42,6 +42,20 @@ async def terminate_job(request: Request) -> Response:
     return service_of(request).get_job(request.path_params["job_id"], accepted)
 
 
+async def disable_job(request: Request) -> Response:
+    service, job_id = service_of(request), request.path_params["job_id"]
+    await call(service.get_job, job_id, precondition(request))
+    await call(service.disable_job, job_id, await read_body(request))
+    return await call(service.get_job, job_id, accepted)
+
+
+async def enable_job(request: Request) -> Response:
+    service, job_id = service_of(request), request.path_params["job_id"]
+    await call(service.get_job, job_id, precondition(request))
+    await call(service.enable_job, job_id)
+    return await call(service.get_job, job_id, accepted)
+
+
 async def task_counts(request: Request) -> Response:
     return json_response(await call(service_of(request).task_counts, request.path_params["job_id"]))
 
@@ -58,6 +72,8 @@ ROUTES = [
     Route("/jobs/{job_id}", update_job, methods=["PATCH", "PUT"]),
     Route("/jobs/{job_id}", delete_job, methods=["DELETE"]),
     Route("/jobs/{job_id}/terminate", terminate_job, methods=["POST"]),
+    Route("/jobs/{job_id}/disable", disable_job, methods=["POST"]),
+    Route("/jobs/{job_id}/enable", enable_job, methods=["POST"]),
     Route("/jobs/{job_id}/taskcounts", task_counts, methods=["GET"]),
     Route("/jobs/{job_id}/jobpreparationandreleasetaskstatus", preparation_status, methods=["GET"]),
 ]

@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from ._errors import BatchError
 from ._http import (
+    accepted,
     call,
     entity,
     entity_headers,
@@ -61,11 +62,28 @@ async def terminate_task(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def update_task(request: Request) -> Response:
+    """PUT: the task's constraints, its only updatable property."""
+    service = service_of(request)
+    await call(service.get_task, *task_ids(request), precondition(request))
+    await call(service.update_task, *task_ids(request), await read_body(request))
+    return await call(service.get_task, *task_ids(request), lambda doc: accepted(doc, status=200))
+
+
+async def reactivate_task(request: Request) -> Response:
+    service = service_of(request)
+    await call(service.get_task, *task_ids(request), precondition(request))
+    await call(service.reactivate_task, *task_ids(request))
+    return await call(service.get_task, *task_ids(request), lambda doc: accepted(doc, status=204))
+
+
 ROUTES = [
     Route("/jobs/{job_id}/tasks", list_tasks, methods=["GET"]),
     Route("/jobs/{job_id}/tasks", create_task, methods=["POST"]),
     Route("/jobs/{job_id}/addtaskcollection", create_tasks, methods=["POST"]),
     Route("/jobs/{job_id}/tasks/{task_id}", get_task, methods=["GET"]),
     Route("/jobs/{job_id}/tasks/{task_id}", delete_task, methods=["DELETE"]),
+    Route("/jobs/{job_id}/tasks/{task_id}", update_task, methods=["PUT"]),
     Route("/jobs/{job_id}/tasks/{task_id}/terminate", terminate_task, methods=["POST"]),
+    Route("/jobs/{job_id}/tasks/{task_id}/reactivate", reactivate_task, methods=["POST"]),
 ]

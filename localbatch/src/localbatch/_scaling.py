@@ -10,6 +10,7 @@ from collections import deque
 from typing import Any
 
 from . import _autoscale
+from ._documents import job_pool_id
 from ._errors import BatchError
 from ._nodes import Nodes
 from ._runtime import Runtime
@@ -102,7 +103,7 @@ class Scaling:
     def _metrics(self, pool_id: str) -> dict[str, float]:
         active = running = succeeded = failed = 0
         for job_id, job in self._store.jobs.items():
-            if job["state"] != "active" or job_pool(job) != pool_id:
+            if job["state"] != "active" or job_pool_id(job) != pool_id:
                 continue
             for task in self._store.tasks.get(job_id, {}).values():
                 state = task["state"]
@@ -197,8 +198,3 @@ class Scaling:
     def forget(self, pool_id: str) -> None:
         for memory in (self._samples, self._sampled, self._due):
             memory.pop(pool_id, None)
-
-
-def job_pool(job: Document) -> str | None:
-    """The pool a job runs on: the one it names, or the one made for it."""
-    return (job.get("executionInfo") or {}).get("poolId") or (job.get("poolInfo") or {}).get("poolId")

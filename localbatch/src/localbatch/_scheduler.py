@@ -12,9 +12,11 @@ import logging
 import threading
 
 from . import _runner
-from ._documents import exit_code_failure, transition, user_error
+from ._documents import exit_code_failure, job_pool_id, transition, user_error
+from ._job_control import settle_disabling
 from ._node_env import batch_vars, node_dir, task_root
 from ._prep import Preparations, prep_variables
+from ._release import Releases
 from ._runtime import Runtime
 from ._store import Document
 from ._timeutil import limit_seconds, now, parse_stamp, stamp
@@ -32,6 +34,7 @@ class Scheduler:
         self._store = runtime.store
         self._attempts: dict[tuple[str, str], _runner.Attempt] = {}
         self.preparations = Preparations(runtime)
+        self.releases = Releases(runtime)
         #: Active tasks per job in submission order (an ordered set), so a
         #: scheduling pass looks at waiting tasks only, not at every task.
         self._queues: dict[str, dict[str, None]] = {}
@@ -47,13 +50,14 @@ class Scheduler:
                     self.requeue(job_id, task_id, task)
                 elif task["state"] == "active":
                     self.enqueue(job_id, task_id)
+        self.releases.recover()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="localbatch-scheduler", daemon=True)
         self._thread.start()
 
     def attempts(self) -> list[_runner.Attempt]:
-        return [*self._attempts.values(), *self.preparations.attempts()]
+        return [*self._attempts.values(), *self.preparations.attempts(), *self.releases.attempts()]
 
     def join(self, timeout: float) -> None:
         if self._thread is not None:
@@ -77,7 +81,10 @@ class Scheduler:
         self._queues.get(job_id, {}).pop(task_id, None)
 
     def requeue(self, job_id: str, task_id: str, task: Document) -> None:
-        self._attempts.pop((job_id, task_id), None)
+        """Back to the queue, its attempt (if it runs) ended."""
+        attempt = self._attempts.pop((job_id, task_id), None)
+        if attempt is not None:
+            attempt.kill()
         if task["state"] in ("running", "preparing"):
             self._release_slots(task)
         execution = task["executionInfo"]
@@ -120,16 +127,16 @@ class Scheduler:
         self._store.put("task", task_id, task, parent=job_id)
 
     def end_job(self, job_id: str, reason: str) -> None:
-        """Complete the job, ending its running tasks."""
+        """End the job's running tasks; it completes once its release tasks (if any) ended."""
         job = self._store.jobs[job_id]
         transition(job, "terminating")
         self.preparations.forget_job(job_id)
         for task_id, task in self._store.tasks.get(job_id, {}).items():
             if task["state"] in ("running", "preparing"):
                 self.end_task(job_id, task_id, task, "TaskEnded", "The task was terminated with its job.")
-        job["executionInfo"].update(endTime=stamp(), terminateReason=reason)
-        transition(job, "completed")
+        job["executionInfo"]["terminateReason"] = reason
         self._store.put("job", job_id, job)
+        self.releases.start(job_id)
 
     def complete_job_if_done(self, job_id: str) -> None:
         """``onAllTasksComplete: terminateJob``: end the job once every task completed."""
@@ -155,9 +162,11 @@ class Scheduler:
         store = self._store
         with store.transaction():
             for job_id, job in store.jobs.items():
+                if job["state"] == "disabling":
+                    settle_disabling(store, job)
                 if job["state"] != "active":
                     continue
-                pool_id = job["poolInfo"]["poolId"]
+                pool_id = job_pool_id(job)
                 pool = store.pools.get(pool_id)
                 nodes = store.nodes.get(pool_id, {})
                 if pool is None or pool["state"] != "active" or not nodes:

@@ -16,9 +16,11 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ._autopools import AutoPools
 from ._documents import find_pool, rebase_urls
 from ._errors import BatchError
 from ._faults import Faults
+from ._job_control import JobControl
 from ._jobs import Jobs
 from ._lagging import LaggingCounts
 from ._nodes import Nodes
@@ -27,8 +29,11 @@ from ._realism import Realism
 from ._runner import AutoStorage
 from ._runtime import Runtime
 from ._scaling import Scaling
+from ._schedule_service import JobScheduleService
 from ._scheduler import Scheduler
+from ._schedules import JobHooks
 from ._store import Document
+from ._task_control import TaskControl
 from ._tasks import Tasks
 from ._validate import (
     check_job,
@@ -39,6 +44,7 @@ from ._validate import (
     check_task,
     check_task_collection,
 )
+from ._validate_schedules import check_pool_info
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -71,6 +77,15 @@ class BatchService:
         self._pools = Pools(self._runtime, self._nodes, Scaling(self._runtime, self._nodes, autoscale_period))
         self._jobs = Jobs(self._runtime, self._scheduler)
         self._tasks = Tasks(self._runtime, self._scheduler, self._jobs)
+        self._job_control = JobControl(self._store, self._jobs, self._scheduler)
+        self._task_control = TaskControl(self._store, self._jobs, self._scheduler)
+        self._auto_pools = AutoPools(self._runtime, self._pools, self._jobs, self.delete_pool)
+        #: Job schedules (their own facade): ``service.job_schedules.create(body)`` and so on.
+        self.job_schedules = JobScheduleService(
+            self._runtime,
+            JobHooks(self._auto_pools.create_job, self.terminate_job, self.delete_job),
+            self._auto_pools.expire,
+        )
 
     @property
     def data_dir(self) -> Path:
@@ -94,6 +109,7 @@ class BatchService:
             rebase_urls(self._store, base_url)
             self._scheduler.recover()
             self._nodes.recover()
+            self.job_schedules.recover(base_url)
             # Deletions the last run did not finish end now.
             unfinished = [("job", i) for i, d in self._store.jobs.items() if d["state"] == "deleting"]
             unfinished += [("pool", i) for i, d in self._store.pools.items() if d["state"] == "deleting"]
@@ -101,6 +117,7 @@ class BatchService:
             self._runtime.spawn(self._finish_delete, kind, ident, name=f"delete-{kind}-{ident}")
         self._scheduler.start()
         self._runtime.spawn(self._pools.scaling.loop, name="autoscale")
+        self._runtime.spawn(self.job_schedules.run, name="job-schedules")
         if self.realism.preemption_rate:
             self._runtime.spawn(self._preempt_at_random, name="preemption")
 
@@ -239,8 +256,8 @@ class BatchService:
 
     def create_job(self, body: dict[str, Any]) -> Document:
         job_id = check_job(body)
-        with self._store.transaction():
-            return self._jobs.create(job_id, body)
+        check_pool_info(body["poolInfo"], "poolInfo.", on_schedule=False)
+        return self._auto_pools.create_job(job_id, body)
 
     def get_job(self, job_id: str, view: Callable[[Document], T]) -> T:
         with self._lock:
@@ -259,6 +276,14 @@ class BatchService:
         with self._changing():
             self._jobs.terminate(job_id, reason)
 
+    def disable_job(self, job_id: str, body: Any) -> None:
+        with self._changing():
+            self._job_control.disable(job_id, body)
+
+    def enable_job(self, job_id: str) -> None:
+        with self._changing():
+            self._job_control.enable(job_id)
+
     def delete_job(self, job_id: str) -> None:
         """The job goes through ``deleting`` for ``delete_delay`` seconds, then is gone."""
         with self._lock:
@@ -269,13 +294,16 @@ class BatchService:
     def _finish_delete(self, kind: str, ident: str) -> None:
         if self._runtime.stopping.wait(self.realism.delete_delay):
             return  # the next start finishes it (see ``start``)
+        if kind == "job" and not self._scheduler.releases.wait(ident):
+            return  # its release tasks had not ended; the next start finishes it
         with self._lock:
             removed = self._jobs.remove(ident) if kind == "job" else self._pools.remove(ident)
         if removed:
             (self._jobs.delete_files if kind == "job" else self._pools.delete_files)(ident)
 
     def list_preparation_status(self, job_id: str, view: Callable[[list[Document]], T]) -> T:
-        """Where the job's preparation task ran, and how (jobpreparationandreleasetaskstatus)."""
+        """Where the job's preparation (and release) task ran, and how
+        (jobpreparationandreleasetaskstatus)."""
         with self._lock:
             job = self._jobs.get(job_id)
             if not job.get("jobPreparationTask"):
@@ -318,6 +346,14 @@ class BatchService:
     def delete_task(self, job_id: str, task_id: str) -> None:
         with self._changing():
             self._tasks.delete(job_id, task_id)
+
+    def update_task(self, job_id: str, task_id: str, body: Any) -> None:
+        with self._lock:
+            self._task_control.update(job_id, task_id, body)
+
+    def reactivate_task(self, job_id: str, task_id: str) -> None:
+        with self._changing():
+            self._task_control.reactivate(job_id, task_id)
 
     def task_dir(self, job_id: str, task_id: str) -> Path | None:
         """The task's directory on its node, or None before it was assigned one."""

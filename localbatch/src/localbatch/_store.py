@@ -40,6 +40,9 @@ class Store:
         self.nodes: dict[str, dict[str, Document]] = {}
         #: Job preparation task runs: job id -> node id -> status.
         self.preps: dict[str, dict[str, Document]] = {}
+        self.jobschedules: dict[str, Document] = {}
+        #: The auto pools localbatch made: pool id -> whose (a job's or a job schedule's) it is.
+        self.autopools: dict[str, Document] = {}
         self._seq = 0
         self._depth = 0
         self._pending: list[tuple[str, str, str, Document | None]] = []
@@ -60,6 +63,10 @@ class Store:
             return self.tasks.setdefault(parent, {})
         if kind == "prep":
             return self.preps.setdefault(parent, {})
+        if kind == "jobschedule":
+            return self.jobschedules
+        if kind == "autopool":
+            return self.autopools
         return self.nodes.setdefault(parent, {})
 
     @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from ._errors import BatchError, invalid_property, missing_property, too_large
@@ -212,11 +213,19 @@ def check_job(body: dict[str, Any]) -> str:
     pool_info = body.get("poolInfo")
     if not isinstance(pool_info, dict):
         raise missing_property("poolInfo")
-    if pool_info.get("autoPoolSpecification"):
+    # Either an existing pool or an auto pool (whose specification check_pool_info checks).
+    if not pool_info.get("autoPoolSpecification"):
+        require(pool_info, "poolId", "poolInfo.")
+    elif pool_info.get("poolId"):
         raise invalid_property(
-            "poolInfo.autoPoolSpecification", "...", "localbatch needs an existing poolId."
+            "poolInfo",
+            "poolId, autoPoolSpecification",
+            "Give either poolId or autoPoolSpecification, not both.",
         )
-    require(pool_info, "poolId", "poolInfo.")
+    if body.get("jobManagerTask") is not None:
+        raise invalid_property(
+            "jobManagerTask", "...", "localbatch does not run job manager tasks; leave jobManagerTask out."
+        )
     check_constraints(body.get("constraints"), "constraints")
     check_on_all_tasks_complete(body.get("onAllTasksComplete"))
     check_job_numbers(body)
@@ -229,11 +238,34 @@ def check_job(body: dict[str, Any]) -> str:
         require(prep, "commandLine", "jobPreparationTask.")
         check_resource_files(prep.get("resourceFiles"), "jobPreparationTask.resourceFiles")
         check_constraints(prep.get("constraints"), "jobPreparationTask.constraints")
-    if body.get("jobReleaseTask") is not None:
-        raise invalid_property(
-            "jobReleaseTask", "...", "localbatch does not run job release tasks; leave jobReleaseTask out."
-        )
+    check_release_task(body.get("jobReleaseTask"), prep)
     return job_id
+
+
+#: The longest maxWallClockTime a job release task may have (and its default).
+MAX_RELEASE_WALL_CLOCK = timedelta(minutes=15)
+
+
+def check_release_task(release: object, prep: object) -> None:
+    """A job release task: only beside a preparation task, and for at most 15 minutes."""
+    if release is None:
+        return
+    if not isinstance(release, dict):
+        raise invalid_property("jobReleaseTask", release, "The value must be an object.")
+    if prep is None:
+        raise invalid_property(
+            "jobReleaseTask", "...", "A job release task needs a job preparation task (jobPreparationTask)."
+        )
+    if release.get("id") is not None:
+        check_id(release["id"], "jobReleaseTask.id")
+    require(release, "commandLine", "jobReleaseTask.")
+    check_resource_files(release.get("resourceFiles"), "jobReleaseTask.resourceFiles")
+    if release.get("retentionTime") is not None:
+        parse_duration("jobReleaseTask.retentionTime", release["retentionTime"])
+    limit = release.get("maxWallClockTime")
+    name = "jobReleaseTask.maxWallClockTime"
+    if limit is not None and parse_duration(name, limit) > MAX_RELEASE_WALL_CLOCK:
+        raise invalid_property(name, limit, "A job release task may run for 15 minutes at most.")
 
 
 def check_job_update(body: dict[str, Any]) -> None:

@@ -14,7 +14,10 @@ Rules of the distillation:
   the request says ``return-client-request-id: true``). For the operations
   whose response in the swagger of 2024-07-01.20.0 (``BatchService.json``) was
   read (Pool_Add, Pool_Get, Pool_Exists, Pool_Delete, Pool_Resize,
-  ComputeNode_Get, ComputeNode_Reboot, Job_Add, Job_Terminate), the headers it
+  ComputeNode_Get, ComputeNode_Reboot, Job_Add, Job_Terminate, JobSchedule_Get,
+  JobSchedule_Patch, JobSchedule_Update, JobSchedule_Disable, JobSchedule_Enable;
+  for JobSchedule_Add, JobSchedule_Exists and JobSchedule_Terminate, the response
+  headers azure-batch 15 reads, generated from the same API), the headers it
   declares for one entity are required too: ``ETag`` and ``Last-Modified`` of
   a GET or HEAD of an entity, and ``DataServiceId`` as well of a create or a
   change of one. A list's declared ``ETag`` is not required (a list is no
@@ -36,10 +39,17 @@ Rules of the distillation:
 
 from __future__ import annotations
 
-from . import account, jobs, pools, tasks
+from . import account, control, jobs, pools, schedules, tasks
 from ._model import COMMON_HEADERS, Case, Gap, World
 
 #: Every case, one per operation (and outcome) localbatch serves.
-CASES: tuple[Case, ...] = (*pools.CASES, *jobs.CASES, *tasks.CASES, *account.CASES)
+CASES: tuple[Case, ...] = (
+    *pools.CASES,
+    *jobs.CASES,
+    *tasks.CASES,
+    *account.CASES,
+    *control.CASES,
+    *schedules.CASES,
+)
 
 __all__ = ["CASES", "COMMON_HEADERS", "Case", "Gap", "World"]
