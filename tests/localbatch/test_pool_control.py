@@ -212,3 +212,15 @@ def test_the_projects_formula_follows_pending_tasks_up_and_down(tmp_path):
             wait_task_done(client, "job", f"t{index}", timeout=60)
         wait_for(lambda: client.get_pool("pool").target_dedicated_nodes == 0, timeout=20)
         wait_for(lambda: list(client.list_nodes("pool")) == [], timeout=20)
+
+
+def test_a_new_pool_of_a_deleted_ones_id_may_enable_autoscale_at_once(tmp_path):
+    with LocalBatch(tmp_path / "lb", scheduler_interval=0.05, realism=Realism(delete_delay=0)) as batch:
+        client = BatchClient(batch.endpoint, batch.credential)
+        enable = batch_models.BatchPoolEnableAutoScaleOptions(auto_scale_formula="$TargetDedicatedNodes = 0;")
+        make_pool(client, nodes=0)
+        client.enable_pool_auto_scale("pool", enable)
+        client.begin_delete_pool("pool", polling_interval=1).result()
+        make_pool(client, nodes=0)
+        client.enable_pool_auto_scale("pool", enable)  # the 30 s rule is the old pool's
+        assert client.get_pool("pool").enable_auto_scale is True

@@ -148,7 +148,7 @@ class Pools:
         for node_id in list(self._store.nodes.get(pool_id, {})):
             self._nodes.remove(pool_id, node_id)
         pool["currentDedicatedNodes"] = pool["currentLowPriorityNodes"] = 0
-        self.scaling.forget(pool_id)
+        self.scaling.forget(pool_id, deleted=True)
         transition(pool, "deleting")
         self._store.put("pool", pool_id, pool)
 

@@ -195,6 +195,10 @@ class Scaling:
             pool.pop(name, None)
         self.forget(pool_id)
 
-    def forget(self, pool_id: str) -> None:
+    def forget(self, pool_id: str, *, deleted: bool = False) -> None:
+        """Drop the pool's samples and schedule; a deleted pool's enable time too (a new pool of
+        that id may enable autoscale at once; a disabled one keeps the 30 s rule)."""
         for memory in (self._samples, self._sampled, self._due):
             memory.pop(pool_id, None)
+        if deleted:
+            self._enabled.pop(pool_id, None)
