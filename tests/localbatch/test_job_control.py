@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,51 @@ def test_disable_honours_if_match(client):
         )
     assert caught.value.status_code == 412
     assert client.get_job("job").state == "active"
+
+
+def test_a_job_past_its_wall_clock_limit_is_terminated(client):
+    make_pool(client)
+    wait_idle(client)
+    client.create_job(
+        batch_models.BatchJobCreateOptions(
+            id="job",
+            pool_info=batch_models.BatchPoolInfo(pool_id="pool"),
+            constraints=batch_models.BatchJobConstraints(max_wall_clock_time=timedelta(seconds=2)),
+        )
+    )
+    client.create_task(
+        "job", batch_models.BatchTaskCreateOptions(id="t", command_line=py("import time; time.sleep(60)"))
+    )
+    job = wait_for(lambda: (j := client.get_job("job")).state == "completed" and j, timeout=30)
+    assert job.execution_info is not None
+    assert job.execution_info.termination_reason == "MaxWallClockTimeExpiry"
+    task = client.get_task("job", "t")
+    assert task.state == "completed"
+    assert task.execution_info is not None
+    assert task.execution_info.result == "failure"
+
+
+@pytest.mark.parametrize(
+    ("part", "value"),
+    [
+        ("dependsOn", {"taskIds": ["a"]}),
+        ("multiInstanceSettings", {"numberOfInstances": 2, "coordinationCommandLine": "true"}),
+        ("containerSettings", {"imageName": "ubuntu"}),
+        ("exitConditions", {"default": {"jobAction": "terminate"}}),
+    ],
+)
+def test_what_localbatch_does_not_run_is_refused_by_name(localbatch, client, part, value):
+    make_pool(client, nodes=0)
+    make_job(client)
+    data = json.dumps({"id": "t", "commandLine": "true", part: value}).encode()
+    query = "api-version=2025-06-01"
+    content = {"Content-Type": "application/json; odata=minimalmetadata", "Content-Length": str(len(data))}
+    response = requests.post(
+        f"{localbatch.endpoint}/jobs/job/tasks?{query}",
+        data=data,
+        headers=signed_headers(localbatch, "POST", "/jobs/job/tasks", query, content),
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert part in response.json()["values"][0]["value"]
+    assert [task.id for task in client.list_tasks("job")] == []

@@ -164,6 +164,8 @@ class Scheduler:
             for job_id, job in store.jobs.items():
                 if job["state"] == "disabling":
                     settle_disabling(store, job)
+                if job["state"] in ("active", "disabled") and self._out_of_time(job):
+                    self.end_job(job_id, "MaxWallClockTimeExpiry")
                 if job["state"] != "active":
                     continue
                 pool_id = job_pool_id(job)
@@ -195,6 +197,15 @@ class Scheduler:
                     # Spread: the node with the most free slots takes the task.
                     node = min(free, key=lambda n: (n["runningTaskSlotsCount"], n["id"]))
                     self._assign(job, task_id, task, pool_id, node)
+
+    @staticmethod
+    def _out_of_time(job: Document) -> bool:
+        """The job ran past its ``constraints.maxWallClockTime`` (counted from its start)."""
+        limit = limit_seconds("maxWallClockTime", (job.get("constraints") or {}).get("maxWallClockTime"))
+        started = (job.get("executionInfo") or {}).get("startTime")
+        if limit is None or not started:
+            return False
+        return (now() - parse_stamp(str(started))).total_seconds() > limit
 
     def _assign(self, job: Document, task_id: str, task: Document, pool_id: str, node: Document) -> None:
         job_id = job["id"]

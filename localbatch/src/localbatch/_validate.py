@@ -124,7 +124,19 @@ def check_task(body: object) -> dict[str, Any]:
     settings = body.get("environmentSettings") or []
     if not isinstance(settings, list) or any(not isinstance(s, dict) or not s.get("name") for s in settings):
         raise invalid_property("environmentSettings", settings, "Each setting needs a name.")
+    for name, what in UNRUN_TASK_PARTS.items():
+        if body.get(name):
+            raise invalid_property(name, "...", f"localbatch does not run {what}; leave {name} out.")
     return body
+
+
+#: What a task may ask for that localbatch does not do: refused, never silently ignored.
+UNRUN_TASK_PARTS = {
+    "multiInstanceSettings": "multi-instance tasks",
+    "dependsOn": "task dependencies",
+    "containerSettings": "tasks in containers",
+    "exitConditions": "exit conditions",
+}
 
 
 def check_task_collection(bodies: list[Any]) -> None:
