@@ -1,22 +1,86 @@
-"""What the CLI prints: JSON for scripts, tables and progress for people."""
+"""What the CLI prints: JSON for scripts, tables and progress for people (rich).
+
+On a terminal, tables have a header rule and progress redraws in place with its
+elapsed time and ETA; otherwise (a pipe, a file, CI) the same tables are plain
+aligned text without colour and progress is one line per change, so output
+stays stable. ``NO_COLOR`` is honoured (rich reads it). ``--json`` prints only
+the JSON document.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TextIO
+
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
 
 from .._batch import TaskCounts
 from .._jobset import JobSetOutputs
 
+#: Wide enough that a table written to a file or a pipe never wraps.
+PLAIN_WIDTH = 10_000
 
-def emit(args: argparse.Namespace, document: Any, table: list[str]) -> None:
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    #: "left" or "right" (numbers).
+    justify: str = "left"
+
+
+def console(stream: TextIO | None = None) -> Console:
+    out = stream or sys.stdout
+    if out.isatty():
+        return Console(file=out, highlight=False)
+    return Console(file=out, highlight=False, no_color=True, width=PLAIN_WIDTH, soft_wrap=True)
+
+
+def table(columns: Sequence[Column], rows: Iterable[Sequence[object]], stream: TextIO | None = None) -> None:
+    """Aligned columns, whatever the width of their cells."""
+    out = console(stream)
+    view = Table(
+        box=box.SIMPLE_HEAD if out.is_terminal else None,
+        show_edge=False,
+        pad_edge=False,
+        header_style="bold" if out.is_terminal else "",
+    )
+    for column in columns:
+        view.add_column(column.header, justify=column.justify, no_wrap=True)  # type: ignore[arg-type]
+    for row in rows:
+        view.add_row(*(str(cell) for cell in row))
+    out.print(view)
+
+
+def emit(args: argparse.Namespace, document: Any, lines: list[str]) -> None:
+    """The JSON document with ``--json``, else the lines."""
     if getattr(args, "json", False):
         print(json.dumps(document, indent=2, default=str, ensure_ascii=False))
     else:
-        print("\n".join(table))
+        print("\n".join(lines))
+
+
+def emit_table(
+    args: argparse.Namespace,
+    document: Any,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[object]],
+    empty: str,
+) -> None:
+    """The JSON document with ``--json``, else the table (or ``empty`` when there are no rows)."""
+    if getattr(args, "json", False):
+        print(json.dumps(document, indent=2, default=str, ensure_ascii=False))
+    elif rows:
+        table(columns, rows)
+    else:
+        print(empty)
 
 
 def counts_line(counts: TaskCounts) -> str:
@@ -27,36 +91,53 @@ def counts_line(counts: TaskCounts) -> str:
 
 
 class Progress:
-    """One line that redraws on a terminal, a line per change otherwise."""
+    """Messages and task progress on stderr: a live bar with elapsed time and ETA on a
+    terminal, a line per change otherwise."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
+        self._console = console(self.stream)
+        self._live: RichProgress | None = None
+        self._task: Any = None
         self.last = ""
 
     def say(self, text: str) -> None:
-        self._end_bar()
-        print(f"batchwords: {text}", file=self.stream, flush=True)
+        if self._live is not None:
+            self._live.console.print(f"batchwords: {text}", highlight=False, markup=False)
+        else:
+            print(f"batchwords: {text}", file=self.stream, flush=True)
 
     def tasks(self, counts: TaskCounts) -> None:
-        total = max(counts.total, 1)
-        filled = round(30 * counts.completed / total)
         line = (
-            f"tasks [{'#' * filled}{'.' * (30 - filled)}] {counts.completed}/{counts.total} done, "
-            f"{counts.running} running, {counts.failed} failed"
+            f"tasks {counts.completed}/{counts.total} done, {counts.running} running, {counts.failed} failed"
         )
         if line == self.last:
             return
         self.last = line
-        if self.tty:
-            print(f"\r{line}", end="", file=self.stream, flush=True)
-        else:
+        if not self._console.is_terminal:
             print(line, file=self.stream, flush=True)
+            return
+        if self._live is None:
+            self._live = RichProgress(
+                TextColumn("tasks"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[detail]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self._console,
+                transient=False,
+            )
+            self._live.start()
+            self._task = self._live.add_task("tasks", total=max(counts.total, 1), detail="")
+        detail = f"{counts.running} running, {counts.failed} failed"
+        self._live.update(self._task, completed=counts.completed, total=max(counts.total, 1), detail=detail)
 
-    def _end_bar(self) -> None:
-        if self.tty and self.last:
-            print(file=self.stream)
-            self.last = ""
+    def close(self) -> None:
+        """End the live bar (if any), leaving its last state on screen."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
 
 def render(outputs: JobSetOutputs, numwords: int, timings: dict[str, float], stages: Sequence[str]) -> str:

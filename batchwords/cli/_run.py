@@ -66,19 +66,22 @@ def run_command(args: argparse.Namespace) -> int:
             args.batch_endpoint, args.storage_endpoint, resolve_credentials(state_dir=config_dir())
         )
     progress = Progress()
-    outcome = pipeline.run_offline(
-        args.data_dir,
-        numwords=args.numwords,
-        output_dir=args.output_dir,
-        project=project_root(),
-        nodes=args.nodes,
-        slots=args.slots,
-        keep=args.keep,
-        given=given,
-        say=progress.say,
-        progress=progress.tasks,
-        follow_links=args.follow_links,
-    )
+    try:
+        outcome = pipeline.run_offline(
+            args.data_dir,
+            numwords=args.numwords,
+            output_dir=args.output_dir,
+            project=project_root(),
+            nodes=args.nodes,
+            slots=args.slots,
+            keep=args.keep,
+            given=given,
+            say=progress.say,
+            progress=progress.tasks,
+            follow_links=args.follow_links,
+        )
+    finally:
+        progress.close()
     progress.say(f"downloaded {len(outcome.files)} output files to {outcome.output_dir}")
     outputs = outcome.outputs
     if args.json:
