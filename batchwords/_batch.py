@@ -161,7 +161,7 @@ class Batch:
         try:
             return _job_info(self._client.get_job(job_id))
         except ResourceNotFoundError as exc:
-            raise NotFoundError(f"job {job_id} does not exist in {self.endpoint}") from exc
+            raise NotFoundError(f"not found: job {job_id} does not exist in {self.endpoint}") from exc
         except AzureError as exc:
             raise batch_error(f"reading job {job_id}", exc, self.endpoint) from exc
 
@@ -304,11 +304,10 @@ class Batch:
         return total
 
     def tasks(self, job_id: str) -> list[batch_models.BatchTask]:
-        """Every task of a job (id, input, state, execution info); none if the job is gone."""
+        """Every task of a job (id, input, state, execution info, node); none if the job is gone."""
         try:
-            return list(
-                self._client.list_tasks(job_id, select=["id", "displayName", "state", "executionInfo"])
-            )
+            fields = ["id", "displayName", "state", "executionInfo", "nodeInfo"]
+            return list(self._client.list_tasks(job_id, select=fields))
         except ResourceNotFoundError:
             return []
         except AzureError as exc:

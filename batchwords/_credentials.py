@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,22 +92,83 @@ def _record_path(state_dir: Path) -> Path:
     return state_dir / "authentication-record.json"
 
 
-def _interactive(mode: str, state_dir: Path) -> InteractiveBrowserCredential | DeviceCodeCredential:
+def _cache_mark(state_dir: Path) -> Path:
+    """Which token cache `batchwords login` fell back to, when the encrypted one was impossible."""
+    return state_dir / "token-cache.json"
+
+
+#: The token caches, most protected first: "encrypted" (the platform's keyring: libsecret,
+#: Keychain, DPAPI), "unencrypted" (a file readable by the user), "memory" (this process only).
+CACHES = ("encrypted", "unencrypted", "memory")
+CACHE_WARNINGS = {
+    "unencrypted": "the token cache cannot be encrypted here (no keyring: libsecret needs a desktop "
+    "session); your tokens are kept UNENCRYPTED in ~/.IdentityService/"
+    f"{CACHE_NAME}.* instead, readable by your user only: protect that folder, or sign in on a machine with "
+    "a keyring",
+    "memory": "no persistent token cache is possible here; the tokens are kept in memory only, so later "
+    "commands cannot reuse this sign-in: use a service principal (AZURE_CLIENT_ID, AZURE_TENANT_ID, "
+    "AZURE_CLIENT_SECRET) or `az login` instead",
+}
+
+
+def token_cache(state_dir: Path) -> str:
+    mark = _cache_mark(state_dir)
+    if mark.exists():
+        kind = str(json.loads(mark.read_text(encoding="utf-8")).get("cache", "encrypted"))
+        return kind if kind in CACHES else "encrypted"
+    return "encrypted"
+
+
+def _cache_unavailable(exc: BaseException) -> bool:
+    """azure-identity's error for a cache it cannot keep: a ValueError naming
+    ``allow_unencrypted_storage`` (no usable libsecret), or NotImplementedError (no persistence at all),
+    raised from the credential as a ClientAuthenticationError."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ValueError) and "allow_unencrypted_storage" in str(seen):
+            return True
+        if isinstance(seen, NotImplementedError) and "persistent cache" in str(seen):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def _interactive(
+    mode: str, state_dir: Path, cache: str | None = None
+) -> InteractiveBrowserCredential | DeviceCodeCredential:
     record_path = _record_path(state_dir)
     record = AuthenticationRecord.deserialize(record_path.read_text()) if record_path.exists() else None
-    cache = TokenCachePersistenceOptions(name=CACHE_NAME)
+    cache = cache or token_cache(state_dir)
+    options = (
+        None
+        if cache == "memory"
+        else TokenCachePersistenceOptions(name=CACHE_NAME, allow_unencrypted_storage=cache == "unencrypted")
+    )
     if mode == "browser":
-        return InteractiveBrowserCredential(cache_persistence_options=cache, authentication_record=record)
-    return DeviceCodeCredential(cache_persistence_options=cache, authentication_record=record)
+        return InteractiveBrowserCredential(cache_persistence_options=options, authentication_record=record)
+    return DeviceCodeCredential(cache_persistence_options=options, authentication_record=record)
 
 
-def sign_in(mode: str, state_dir: Path) -> str:
-    """Sign in interactively once and remember the account; returns who signed in."""
+def sign_in(mode: str, state_dir: Path, warn: Callable[[str], None] = logger.warning) -> str:
+    """Sign in interactively once and remember the account; returns who signed in.
+
+    The tokens go to the encrypted cache; where it is impossible (a machine without a display
+    or keyring), to an unencrypted file, else to memory, each with a warning through ``warn``."""
     if mode not in SIGN_IN_MODES:
         raise ConfigError(f"sign-in mode {mode!r} is unknown; use one of {', '.join(SIGN_IN_MODES)}")
-    record = _interactive(mode, state_dir).authenticate(scopes=[BATCH_SCOPE])
+    for cache in CACHES:
+        try:
+            record = _interactive(mode, state_dir, cache).authenticate(scopes=[BATCH_SCOPE])
+        except ClientAuthenticationError as exc:
+            if cache == CACHES[-1] or not _cache_unavailable(exc):
+                raise
+            continue
+        break
     state_dir.mkdir(parents=True, exist_ok=True)
     _record_path(state_dir).write_text(record.serialize())
+    _cache_mark(state_dir).write_text(json.dumps({"cache": cache}), encoding="utf-8")
+    if cache != "encrypted":
+        warn(CACHE_WARNINGS[cache])
     return f"{record.username} (tenant {record.tenant_id})"
 
 
@@ -149,10 +211,73 @@ def resolve_credentials(
             if state_dir is None:
                 raise ConfigError("an interactive sign-in needs a folder to remember the account in")
             token: TokenCredential = _interactive(mode, state_dir)
-            source = f"interactive {mode} sign-in, tokens from the persistent cache '{CACHE_NAME}'"
+            cache = token_cache(state_dir)
+            kept = f"from the {cache} persistent cache '{CACHE_NAME}'"
+            kept = "in memory only" if cache == "memory" else kept
+            source = f"interactive {mode} sign-in, tokens {kept}"
         else:
             token = DefaultAzureCredential(exclude_interactive_browser_credential=True)
             source = "DefaultAzureCredential (Azure CLI, environment service principal or managed identity)"
         credentials = Credentials(batch=token, storage=token, source=source)
     logger.info("credentials: %s", credentials.source)
     return credentials
+
+
+def token_claims(token: str) -> dict[str, object]:
+    """The claims of a JWT access token, read without verifying it (only to say who it names)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError) as exc:
+        raise ConfigError("the access token is not a JWT; cannot tell who it names") from exc
+    if not isinstance(claims, dict):
+        raise ConfigError("the access token's claims are not a JSON object")
+    return claims
+
+
+def _azure_cli_subscription(environ: Mapping[str, str]) -> dict[str, str] | None:
+    """The Azure CLI's default subscription (what `az account show` prints), from its profile file."""
+    folder = Path(environ.get("AZURE_CONFIG_DIR") or Path.home() / ".azure")
+    try:
+        profile = json.loads((folder / "azureProfile.json").read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
+        return None
+    for subscription in profile.get("subscriptions", []) if isinstance(profile, dict) else []:
+        if isinstance(subscription, dict) and subscription.get("isDefault"):
+            return {"id": str(subscription.get("id")), "name": str(subscription.get("name", ""))}
+    return None
+
+
+def identity(credentials: Credentials, environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Who the credentials act as, as `az account show` tells it: for Entra ID, the kind (user or
+    service principal), name, object id, tenant and subscription, read from a Batch token's claims."""
+    env = os.environ if environ is None else environ
+    if isinstance(credentials.batch, AzureNamedKeyCredential) and isinstance(
+        credentials.storage, AzureNamedKeyCredential
+    ):
+        return {
+            "kind": "shared key",
+            "batch_account": credentials.batch.named_key.name,
+            "storage_account": credentials.storage.named_key.name,
+            "note": "account keys (the emulators, or a key you set), no Entra ID identity",
+            "source": credentials.source,
+        }
+    assert not isinstance(credentials.batch, AzureNamedKeyCredential)
+    try:
+        claims = token_claims(credentials.batch.get_token(BATCH_SCOPE).token)
+    except ClientAuthenticationError as exc:
+        raise sign_in_failure(exc) or ConfigError(SIGN_IN_HINT) from exc
+    person = claims.get("upn") or claims.get("unique_name") or claims.get("preferred_username")
+    # "idtyp" says app or user where the token has it; else a token naming a person is a user's.
+    user = claims.get("idtyp") == "user" or ("idtyp" not in claims and person is not None)
+    subscription_id = env.get("AZURE_SUBSCRIPTION_ID")
+    subscription = {"id": subscription_id, "name": ""} if subscription_id else _azure_cli_subscription(env)
+    return {
+        "kind": "user" if user else "service principal",
+        "name": str(person if user else claims.get("app_displayname") or claims.get("appid") or ""),
+        "object_id": claims.get("oid"),
+        "app_id": claims.get("appid") or claims.get("azp"),
+        "tenant_id": claims.get("tid"),
+        "subscription": subscription,
+        "source": credentials.source,
+    }

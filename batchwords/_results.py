@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from azure.batch import models as batch_models
@@ -37,6 +38,17 @@ class TaskResult:
     stderr_tail: str | None = None
     #: The blob of the task's full counts, when it is there.
     counts_blob: str | None = None
+    #: Where and when it ran (its last attempt), as Batch reports it.
+    node_id: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end of its last attempt, when both are known."""
+        if self.start_time is None or self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -141,6 +153,9 @@ def _task_result(
         failure=failure,
         stderr_tail=stderr_tail,
         counts_blob=counts_name if counts_name in outputs else None,
+        node_id=task.node_info.node_id if task.node_info is not None else None,
+        start_time=info.start_time if info is not None else None,
+        end_time=info.end_time if info is not None else None,
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -204,11 +205,15 @@ class Storage:
             raise _storage_error(f"listing container {container}", exc) from exc
 
     def find(self, container: str, pattern: str) -> list[BlobInfo]:
-        """Blobs whose name is ``pattern`` or starts with it, or whose base name is it."""
+        """Blobs whose name holds ``pattern`` (any case); with ``*``, ``?`` or ``[``, blobs whose
+        name or base name matches it as a glob (``*.txt``, ``sub/*``)."""
+        wanted = pattern.lower()
+        if not any(char in pattern for char in "*?["):
+            return [blob for blob in self.list_blobs(container) if wanted in blob.name.lower()]
         return [
             blob
             for blob in self.list_blobs(container)
-            if blob.name.startswith(pattern) or blob.name.rsplit("/", 1)[-1] == pattern
+            if any(fnmatchcase(name.lower(), wanted) for name in (blob.name, blob.name.rsplit("/", 1)[-1]))
         ]
 
     def upload_folder(

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from batchwords.offline import STAGES, run_offline
 
-ROOT = Path(__file__).resolve().parent.parent
 WORDS = (
     "the of and to a in that is was he for it with as his on be at by this had not are but from or have "
     "an they which one you were her all she there would their we him been has when who will more no if "
@@ -52,7 +51,6 @@ def main(argv: list[str] | None = None) -> int:
                 data,
                 numwords=10,
                 output_dir=Path(scratch) / "out",
-                project=ROOT,
                 nodes=args.nodes,
                 slots=args.slots,
                 say=lambda _: None,

@@ -72,7 +72,15 @@ def test_the_library_distribution_pulls_neither_the_deploy_nor_the_emulator_stac
         for req in required
         if "extra ==" not in req
     }
-    assert plain == {"nodetask", "azure-batch", "azure-storage-blob", "azure-identity", "platformdirs"}
+    assert plain == {
+        "nodetask",
+        "azure-batch",
+        "azure-storage-blob",
+        "azure-identity",
+        "platformdirs",
+        "rich",
+        "argcomplete",
+    }
     extras = {req.split("extra ==")[1].strip(" '\"") for req in required if "extra ==" in req}
     assert {"deploy", "offline"} <= extras
 

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """The ``batchwords`` command line: subcommands over the core, one map from errors to exit codes."""
 
 from __future__ import annotations

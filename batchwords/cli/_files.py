@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._output import emit
+from ._output import Column, emit, emit_table
 from ._target import add_target_options, clients
 
 
@@ -15,24 +15,28 @@ def add_parser(commands: Any) -> None:
     files = commands.add_parser("files", help="upload, list, find and download files")
     actions = files.add_subparsers(dest="action", required=True)
     upload_parser = actions.add_parser("upload", help="upload a folder (unchanged files are skipped)")
-    upload_parser.add_argument("folder", type=Path)
-    upload_parser.add_argument("--container", default="input")
+    upload_parser.add_argument("folder", type=Path, help="folder of files to upload")
+    upload_parser.add_argument("--container", default="input", help="container to upload to (default input)")
     upload_parser.add_argument(
         "--follow-links", action="store_true", help="read symbolic links that leave the folder too"
     )
     upload_parser.set_defaults(handler=upload)
     list_parser = actions.add_parser("list", help="list a container")
-    list_parser.add_argument("--container", default="input")
-    list_parser.add_argument("--prefix", default="")
+    list_parser.add_argument("--container", default="input", help="container to list (default input)")
+    list_parser.add_argument("--prefix", default="", help="only blobs whose names start with this")
     list_parser.set_defaults(handler=list_files)
-    find_parser = actions.add_parser("find", help="find blobs by name or prefix")
-    find_parser.add_argument("name")
-    find_parser.add_argument("--container", default="input")
+    find_parser = actions.add_parser(
+        "find", help="find blobs whose name holds TEXT (any case), or matches a glob such as '*.txt'"
+    )
+    find_parser.add_argument("name", metavar="TEXT", help="part of a name, or a glob with * ? [...]")
+    find_parser.add_argument("--container", default="input", help="container to search (default input)")
     find_parser.set_defaults(handler=find)
     download_parser = actions.add_parser("download", help="download a container or a prefix")
-    download_parser.add_argument("--dest", type=Path, required=True)
-    download_parser.add_argument("--container", default="output")
-    download_parser.add_argument("--prefix", default="")
+    download_parser.add_argument("--dest", type=Path, required=True, help="folder to download into")
+    download_parser.add_argument(
+        "--container", default="output", help="container to download from (default output)"
+    )
+    download_parser.add_argument("--prefix", default="", help="only blobs whose names start with this")
     download_parser.set_defaults(handler=download)
     for sub in (upload_parser, list_parser, find_parser, download_parser):
         add_target_options(sub)
@@ -58,8 +62,8 @@ def upload(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace, blobs: list[Any]) -> None:
     document = [{"name": b.name, "size": b.size, "md5": b.md5, "url": b.url} for b in blobs]
-    table = [f"{'name':<48} {'bytes':>10}"] + [f"{b.name:<48} {b.size:>10,}" for b in blobs]
-    emit(args, document, table if blobs else ["no files"])
+    rows = [(b.name, f"{b.size:,}") for b in blobs]
+    emit_table(args, document, [Column("name"), Column("bytes", "right")], rows, "no files")
 
 
 def list_files(args: argparse.Namespace) -> int:

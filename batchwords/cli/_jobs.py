@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .._batch import Batch, TaskCounts
+from .._exceptions import NotFoundError
 from .._results import missing_results
-from ._output import counts_line, emit
+from .._task_views import TaskView, TaskViews
+from ._output import Column, counts_line, emit, emit_table
 from ._target import add_target_options, clients
 
 
@@ -22,6 +26,8 @@ def add_parser(commands: Any) -> None:
         ("status", "a job's state and task counts", status),
         ("wait", "wait for a job, with progress", wait),
         ("outputs", "download a job's outputs", outputs),
+        ("tasks", "each task's state, exit code, node, duration and input", tasks),
+        ("logs", "print a task's stdout (or stderr); --follow until it completes", logs),
         ("cancel", "terminate a job", cancel),
         ("delete", "delete a job", delete),
     ):
@@ -35,6 +41,15 @@ def add_parser(commands: Any) -> None:
         if action == "outputs":
             sub.add_argument("--dest", type=Path, required=True, help="folder to download into")
             sub.add_argument("--container", default="output", help="output container (default output)")
+        if action == "logs":
+            sub.add_argument("task", help="task id (see `batchwords jobs tasks JOB`)")
+            sub.add_argument("--stderr", action="store_true", help="print stderr.txt instead of stdout.txt")
+            sub.add_argument(
+                "--follow",
+                action="store_true",
+                help="keep printing new output until the task completes; exit 1 if it failed",
+            )
+            sub.add_argument("--interval", type=float, default=1.0, help="seconds between reads (default 1)")
 
 
 def list_jobs(args: argparse.Namespace) -> int:
@@ -43,9 +58,9 @@ def list_jobs(args: argparse.Namespace) -> int:
         {"id": job.id, "state": job.state, "pool": job.pool_id, "created": job.created}
         for job in batch.list_jobs()
     ]
-    table = [f"{'job':<40} {'state':<12} {'pool':<24} created"]
-    table += [f"{d['id']:<40} {d['state']!s:<12} {d['pool']!s:<24} {d['created']}" for d in document]
-    emit(args, document, table if document else ["no jobs"])
+    columns = [Column("job"), Column("state"), Column("pool"), Column("created")]
+    rows = [(d["id"], d["state"], d["pool"] or "", d["created"] or "") for d in document]
+    emit_table(args, document, columns, rows, "no jobs")
     return 0
 
 
@@ -93,6 +108,67 @@ def outputs(args: argparse.Namespace) -> int:
     return 0 if written and not missing else 1
 
 
+def _seconds(view: TaskView) -> str:
+    seconds = view.duration()
+    return "" if seconds is None else f"{seconds:.1f} s"
+
+
+def tasks(args: argparse.Namespace) -> int:
+    views = TaskViews(clients(args).need_batch()).tasks(args.job)
+    columns = [
+        Column("task"),
+        Column("state"),
+        Column("exit", "right"),
+        Column("node"),
+        Column("duration", "right"),
+        Column("input"),
+    ]
+    rows = [
+        (
+            view.id,
+            view.state if view.result != "failure" else "failed",
+            "" if view.exit_code is None else view.exit_code,
+            view.node or "",
+            _seconds(view),
+            ", ".join(view.inputs),
+        )
+        for view in views
+    ]
+    emit_table(args, [view.to_dict() for view in views], columns, rows, f"job {args.job} has no tasks")
+    return 0
+
+
+def logs(args: argparse.Namespace) -> int:
+    """The task's file from the start; with --follow, new bytes (read from an offset, as a tail
+    does) until the task completes: exit 0 if it succeeded, 1 if it failed."""
+    views = TaskViews(clients(args).need_batch())
+    name = "stderr.txt" if args.stderr else "stdout.txt"
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    offset = 0
+    while True:
+        view = views.task(args.job, args.task)  # before the read: a completed task's read is its last
+        data = views.read_file(args.job, args.task, name, offset)
+        if data is None and not args.follow:
+            raise NotFoundError(f"not found: task {args.task} has no {name} (it is {view.state})")
+        if data:
+            offset += len(data)
+            sys.stdout.write(decoder.decode(data))
+            sys.stdout.flush()
+        if not args.follow:
+            return 0
+        if view.state == "completed":
+            sys.stdout.write(decoder.decode(b"", final=True))
+            if view.result == "failure":
+                print(
+                    f"batchwords: task {args.task} failed (exit code {view.exit_code})"
+                    + (f": {view.failure}" if view.failure else ""),
+                    file=sys.stderr,
+                )
+                return 1
+            return 0
+        time.sleep(args.interval)
+
+
 def _change(
     args: argparse.Namespace, key: str, done: str, already: str, change: Callable[[Batch], bool]
 ) -> int:
@@ -102,6 +178,7 @@ def _change(
 
 
 def cancel(args: argparse.Namespace) -> int:
+    clients(args).need_batch().get_job(args.job)  # one that does not exist is "not found", exit 1
     return _change(
         args, "terminated", "terminated", "was already finished", lambda batch: batch.cancel(args.job)
     )

@@ -23,7 +23,6 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from .._batch import TaskCounts
-from .._jobset import JobSetOutputs
 
 #: Wide enough that a table written to a file or a pipe never wraps.
 PLAIN_WIDTH = 10_000
@@ -140,24 +139,62 @@ class Progress:
             self._live = None
 
 
-def render(outputs: JobSetOutputs, numwords: int, timings: dict[str, float], stages: Sequence[str]) -> str:
-    """Each file's top words, the merged top N and the stage timings."""
-    lines = []
-    for name, task in outputs.tasks.items():
-        top = ", ".join(
-            f"{item['word']} {item['count']}" for item in (task.result or {}).get("top", [])[:numwords]
-        )
-        status = "ok" if task.failure is None else f"FAILED ({task.failure})"
-        lines.append(f"{name:<36} {status:<4}  {top}")
-    width = max((len(word) for word, _ in outputs.top_words), default=4)
-    lines += [
-        "",
-        f"Merged top {numwords} of {len(outputs.tasks)} files "
-        f"({outputs.total_words:,} words, {outputs.distinct_words:,} distinct):",
-        f"{'rank':>4}  {'word':<{width}}  {'count':>7}",
-    ]
-    lines += [
-        f"{rank:>4}  {word:<{width}}  {count:>7,}" for rank, (word, count) in enumerate(outputs.top_words, 1)
-    ]
-    lines += ["", "Stage timings: " + ", ".join(f"{stage} {timings.get(stage, 0):.1f} s" for stage in stages)]
-    return "\n".join(lines)
+#: The widest bar of the merged table, in characters.
+BAR_WIDTH = 30
+
+
+def bar(count: int, largest: int, *, terminal: bool) -> str:
+    """``count`` as a bar proportional to ``largest``: blocks on a terminal, ``#`` otherwise."""
+    if largest <= 0 or count <= 0:
+        return ""
+    return ("\u2588" if terminal else "#") * max(1, round(BAR_WIDTH * count / largest))
+
+
+def render(document: dict[str, Any], stages: Sequence[str], stream: TextIO | None = None) -> None:
+    """A run summary's tables: each file's outcome and top words, the merged top N with a
+    bar, and the stage timings."""
+    out = stream or sys.stdout
+    files = document["files"]
+    table(
+        [
+            Column("file"),
+            Column("status"),
+            Column("words", "right"),
+            Column("distinct", "right"),
+            Column("top"),
+        ],
+        [
+            (
+                entry["input"],
+                "ok" if entry["ok"] else f"FAILED ({entry['failure']})",
+                f"{entry['words']:,}" if entry["words"] is not None else "-",
+                f"{entry['distinct_words']:,}" if entry["distinct_words"] is not None else "-",
+                ", ".join(f"{item['word']} {item['count']}" for item in entry["top"]),
+            )
+            for entry in files
+        ],
+        out,
+    )
+    totals, top = document["totals"], document["top_words"]
+    print(
+        f"\nMerged top {document['numwords']} of {totals['files']} files "
+        f"({totals['words']:,} words, {totals['distinct_words']:,} distinct):",
+        file=out,
+        flush=True,
+    )
+    largest = max((item["count"] for item in top), default=0)
+    terminal = out.isatty()
+    table(
+        [Column("rank", "right"), Column("word"), Column("count", "right"), Column("")],
+        [
+            (rank, item["word"], f"{item['count']:,}", bar(item["count"], largest, terminal=terminal))
+            for rank, item in enumerate(top, 1)
+        ],
+        out,
+    )
+    timings = document["timings"]
+    print(
+        "\nStage timings: " + ", ".join(f"{stage} {timings.get(stage) or 0:.1f} s" for stage in stages),
+        file=out,
+        flush=True,
+    )

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from .._credentials import resolve_credentials
 from .._exceptions import ConfigError
 from ._output import Progress, render
-from ._settings import config_dir, load_settings, project_root
+from ._settings import config_dir, load_settings
+from ._summary import build_summary, closing_lines, summary_json, write_summary
 from ._target import offline
 
 EXIT_TASKS_FAILED = 1
@@ -34,7 +35,9 @@ def add_parser(commands: Any) -> None:
     )
     run.add_argument("--nodes", type=int, default=2, help="local nodes in the pool (default 2)")
     run.add_argument("--slots", type=int, default=2, help="task slots per node (default 2)")
-    run.add_argument("--json", action="store_true", help="print the results as JSON")
+    run.add_argument(
+        "--json", action="store_true", help="print the run's summary.json document instead of the tables"
+    )
     run.add_argument("--batch-endpoint", help="use this Batch service instead of starting localbatch")
     run.add_argument("--storage-endpoint", help="use this blob endpoint instead of starting Azurite")
     run.add_argument(
@@ -65,13 +68,13 @@ def run_command(args: argparse.Namespace) -> int:
         given = pipeline.Services(
             args.batch_endpoint, args.storage_endpoint, resolve_credentials(state_dir=config_dir())
         )
+    started = time.perf_counter()
     progress = Progress()
     try:
         outcome = pipeline.run_offline(
             args.data_dir,
             numwords=args.numwords,
             output_dir=args.output_dir,
-            project=project_root(),
             nodes=args.nodes,
             slots=args.slots,
             keep=args.keep,
@@ -84,25 +87,27 @@ def run_command(args: argparse.Namespace) -> int:
         progress.close()
     progress.say(f"downloaded {len(outcome.files)} output files to {outcome.output_dir}")
     outputs = outcome.outputs
+    folder = outcome.output_dir or args.output_dir
+    document = build_summary(
+        outputs,
+        numwords=args.numwords,
+        job_set=pipeline.JOB_ID,
+        folder=folder,
+        files=outcome.files,
+        timings=outcome.timings,
+        total_seconds=time.perf_counter() - started,
+        cleaned_up=outcome.cleaned_up,
+        kept=outcome.kept,
+    )
+    write_problem = None
+    try:
+        write_summary(document)
+    except OSError as exc:
+        write_problem = f"writing {document['outputs']['summary']} failed ({exc})"
     if args.json:
-        document = {
-            "files": [
-                {
-                    "input": name,
-                    "task_id": task.task_id,
-                    "exit_code": task.exit_code,
-                    "failure": task.failure,
-                    "top": (task.result or {}).get("top"),
-                }
-                for name, task in outputs.tasks.items()
-            ],
-            "top_words": outputs.top_words,
-            "total_words": outputs.total_words,
-            "timings": outcome.timings,
-        }
-        print(json.dumps(document, ensure_ascii=False, indent=2))
+        print(summary_json(document), end="")
     else:
-        print(render(outputs, args.numwords, outcome.timings, pipeline.STAGES))
+        render(document, pipeline.STAGES)
     for task in outputs.failed:
         how = f" with exit code {task.exit_code}:" if task.exit_code else ":"
         print(
@@ -115,4 +120,10 @@ def run_command(args: argparse.Namespace) -> int:
             f"batchwords: error: {outcome.download_problem}; the outputs are in {outcome.output_dir}",
             file=sys.stderr,
         )
-    return EXIT_TASKS_FAILED if outputs.failed or outcome.download_problem else 0
+    if write_problem:
+        print(f"batchwords: error: {write_problem}", file=sys.stderr)
+    # The closing summary is for people: on stdout after the tables, on stderr with --json.
+    closing = "\n".join(closing_lines(document, written=write_problem is None))
+    print(("" if args.json else "\n") + closing, file=sys.stderr if args.json else sys.stdout)
+    failed = outputs.failed or outcome.download_problem or write_problem
+    return EXIT_TASKS_FAILED if failed else 0

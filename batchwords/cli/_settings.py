@@ -24,6 +24,14 @@ KEYS = {
     "numwords": "default number of top words",
     "log_level": "logging level: WARNING, INFO or DEBUG",
 }
+#: What each key is when it is not set.
+DEFAULTS: dict[str, object] = {
+    "batch_endpoint": "(none: --local, flags, environment or stack)",
+    "storage_endpoint": "(none: --local, flags, environment or stack)",
+    "stack": "(none)",
+    "numwords": 10,
+    "log_level": "WARNING",
+}
 
 
 def config_dir() -> Path:
@@ -123,12 +131,19 @@ def resolve_target(
         source = f"Pulumi stack {stack}"
     batch = batch or settings.get("batch_endpoint")
     storage = storage or settings.get("storage_endpoint")
-    missing = [name for name, value in (("--storage-endpoint", storage),) if not value]
-    if need_batch and not batch:
-        missing.insert(0, "--batch-endpoint")
+    # (flag, environment variable, config key) of each endpoint this command needs and lacks
+    missing = [
+        names
+        for names, value, needed in (
+            (("--batch-endpoint", BATCH_ENDPOINT, "batch_endpoint"), batch, need_batch),
+            (("--storage-endpoint", STORAGE_ENDPOINT, "storage_endpoint"), storage, True),
+        )
+        if needed and not value
+    ]
     if missing:
         raise ConfigError(
-            f"no {' or '.join(missing)}: pass it, set {BATCH_ENDPOINT}/{STORAGE_ENDPOINT}, "
-            "use --stack NAME, or `batchwords config set batch_endpoint ...`"
+            f"no {' or '.join(flag for flag, _, _ in missing)}: pass it, set "
+            f"{'/'.join(env for _, env, _ in missing)}, use --stack NAME, or "
+            + " and ".join(f"`batchwords config set {key} ...`" for _, _, key in missing)
         )
     return Target(str(batch or ""), str(storage), source)

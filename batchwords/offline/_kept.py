@@ -24,7 +24,7 @@ from localbatch import AUTO_STORAGE_KEY_ENV, KEY_ENV, new_key
 
 from .._credentials import Credentials
 from .._env import STATE_DIR
-from .._exceptions import ConfigError, ServiceStartError
+from .._exceptions import ConfigError, NotFoundError, ServiceStartError
 from ._azurite import signal_group, start_azurite
 from ._services import Services
 
@@ -137,7 +137,7 @@ def start_kept(work_dir: Path) -> Services:
 def read_state() -> dict[str, Any]:
     path = state_path()
     if not path.exists():
-        raise ConfigError("no local services are recorded: start them with `batchwords run --keep`")
+        raise NotFoundError("no local services are recorded: start them with `batchwords run --keep`")
     state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return state
 

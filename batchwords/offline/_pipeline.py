@@ -37,7 +37,7 @@ from ._wheelhouse import build_wheelhouse
 POOL_ID = "batchwords-local"
 JOB_ID = "batchwords-local"
 CONTAINERS = {"application": "application", "input": "input", "output": "output"}
-STAGES = ("start services", "upload", "pool ready", "tasks", "download")
+STAGES = ("start services", "upload", "pool ready", "tasks", "download", "clean up")
 POOL_READY_TIMEOUT = 300.0
 #: The wheels' read SAS: the pool's StartTask and the job's preparation task fetch them.
 WHEEL_SAS = timedelta(hours=2)
@@ -56,6 +56,10 @@ class RunResult:
     output_dir: Path | None = None
     #: Why the output folder could not take them (None: it did).
     download_problem: str | None = None
+    #: What the run removed or stopped at its end, one phrase each ("deleted pool ...").
+    cleaned_up: list[str] = dataclasses.field(default_factory=list)
+    #: What it left up (``keep``), one phrase each.
+    kept: list[str] = dataclasses.field(default_factory=list)
 
 
 def check_output_dir(output_dir: Path) -> None:
@@ -115,7 +119,6 @@ def run_offline(
     *,
     numwords: int,
     output_dir: Path,
-    project: Path,
     nodes: int = 2,
     slots: int = 2,
     wait_timeout: float = 900,
@@ -141,7 +144,7 @@ def run_offline(
     )
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    wheels = build_wheelhouse(project, project / "build" / "wheelhouse", say)
+    wheels = build_wheelhouse(say)  # from the installed nodetask, cached per content (not from project)
     if keep:
         refuse_if_running()  # before touching the data of a session that is still up
         work = services_dir()
@@ -201,14 +204,29 @@ def run_offline(
             outputs = job_set.outputs(inputs)
             files, landed, problem = download_results(storage, output_dir, say)
             timings["download"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            result = RunResult(outputs, files, timings, landed, problem)
+            names = ", ".join(CONTAINERS.values())
             if keep:
                 say(f"kept the containers, job {JOB_ID} and pool {POOL_ID}; the services stay up for --local")
+                result.kept += [
+                    f"Azurite at {where.storage_endpoint} and localbatch at {where.batch_endpoint}",
+                    f"job {', '.join(job_set.job_ids)}, pool {POOL_ID}, containers {names}",
+                ]
             else:
                 job_set.delete(outputs=False)  # the containers go next
                 batch.delete_pool(POOL_ID)
                 for container in CONTAINERS.values():
                     storage.delete_container(container)
-            return RunResult(outputs, files, timings, landed, problem)
+                result.cleaned_up += [
+                    f"deleted job {', '.join(job_set.job_ids)} and pool {POOL_ID}",
+                    f"deleted containers {names}",
+                ]
+        # Leaving the block stopped the services this run started (not given ones).
+        if given is None and not keep:
+            result.cleaned_up.append("stopped Azurite and localbatch")
+        timings["clean up"] = time.perf_counter() - mark
+        return result
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -124,9 +124,9 @@ def test_config_set_show_and_defaults(target, emulators, capsys):
     assert main(["config", "set", "numwords", "7"]) == 0
     capsys.readouterr()
     assert main(["config", "show"]) == 0
-    shown = capsys.readouterr().out
-    assert "numwords = 7" in shown
-    assert f"batch_endpoint = {emulators.localbatch.endpoint}" in shown
+    rows = {line.split()[0]: line.split()[1:3] for line in capsys.readouterr().out.splitlines()[2:]}
+    assert rows["numwords"] == ["7", "set"]
+    assert rows["batch_endpoint"] == [emulators.localbatch.endpoint, "set"]
     assert main(["jobs", "list"]) == 0  # endpoints from the config file; flags still override
     assert main(["config", "set", "numwords", "zero"]) == 2
     assert "numwords must be a whole number" in capsys.readouterr().err
@@ -134,7 +134,7 @@ def test_config_set_show_and_defaults(target, emulators, capsys):
 
 def test_whoami(target, capsys):
     assert main(["whoami"]) == 0
-    assert capsys.readouterr().out.startswith("Shared Key for Batch account")
+    assert capsys.readouterr().out.startswith("Shared Key: Batch account")
 
 
 def test_local_with_a_state_file_of_an_older_version(monkeypatch, tmp_path, capsys):

@@ -21,12 +21,8 @@ pytestmark = pytest.mark.azurite
 
 
 @pytest.fixture
-def spies(mocker, wheelhouse, monkeypatch, tmp_path):
-    """Watch the services start and stop; reuse the session's wheelhouse."""
-    project = tmp_path / "project"
-    (project / "build").mkdir(parents=True)
-    (project / "build" / "wheelhouse").symlink_to(wheelhouse)
-    monkeypatch.setattr("batchwords.cli._run.project_root", lambda: project)
+def spies(mocker, monkeypatch, tmp_path):
+    """Watch the services start and stop."""
     return {
         "azurite": mocker.spy(offline_services, "start_azurite"),
         "localbatch_stop": mocker.spy(LocalBatch, "stop"),
@@ -44,7 +40,7 @@ def test_run_end_to_end(spies, tmp_path, capsys):
     code = main(["run", str(DATA), "--numwords", "6", "--output-dir", str(out), "--nodes", "1"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    rows = re.findall(r"^\s+\d+\s+(\S+)\s+([\d,]+)$", captured.out, flags=re.MULTILINE)
+    rows = re.findall(r"^\s*\d+\s+(\S+)\s+([\d,]+)\s+#+\s*$", captured.out, flags=re.MULTILINE)
     merged = [(word, int(count.replace(",", ""))) for word, count in rows]
     own: Counter[str] = Counter()
     for path in DATA.glob("*.txt"):  # nodetask's own counts of each input, summed
@@ -126,6 +122,18 @@ def test_failing_task_reports_exit_code_and_stderr(spies, tmp_path, capsys):
     assert "exit code 3" in captured.err
     assert "looks like a binary file" in captured.err
     assert "good.txt" in captured.out
+    assert "files: 2 (1 ok, 1 failed)" in captured.out
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    by_name = {entry["input"]: entry for entry in summary["files"]}
+    assert by_name["image.bin"]["ok"] is False
+    assert by_name["image.bin"]["exit_code"] == 3
+    assert by_name["image.bin"]["failure"]
+    assert by_name["image.bin"]["top"] == []
+    assert by_name["good.txt"]["ok"] is True
+    assert by_name["good.txt"]["exit_code"] == 0
+    assert by_name["good.txt"]["top"] == [{"word": "two", "count": 2}, {"word": "one", "count": 1}]
+    assert summary["totals"] == {"files": 2, "ok": 1, "failed": 1, "words": 3, "distinct_words": 2}
+    assert summary["state"] == "failed"
     assert_services_stopped(spies)
 
 
@@ -141,10 +149,17 @@ def test_keep_leaves_services_for_local_commands(spies, tmp_path, capsys, monkey
         monkeypatch.delenv(name, raising=False)
     try:
         code = main(["run", str(DATA), "--nodes", "1", "--keep", "--output-dir", str(tmp_path / "out")])
-        assert code == 0, capsys.readouterr().err
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
         state = json.loads((tmp_path / "state" / "local.json").read_text(encoding="utf-8"))
         assert oct((tmp_path / "state" / "local.json").stat().st_mode & 0o777) == "0o600"
-        capsys.readouterr()
+        # The closing summary says what stays up and how to stop it; nothing was cleaned up.
+        assert "Kept up for --local commands:" in captured.out
+        assert "Stop them (and remove their data) with: batchwords local stop" in captured.out
+        assert "Cleaned up:" not in captured.out
+        summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+        assert summary["stop_command"] == "batchwords local stop"
+        assert summary["cleaned_up"] == []
         assert main(["jobs", "list", "--local", "--json"]) == 0
         assert [job["id"] for job in json.loads(capsys.readouterr().out)] == ["batchwords-local"]
         assert main(["files", "list", "--local", "--container", "input", "--json"]) == 0
@@ -173,7 +188,7 @@ def test_keep_leaves_services_for_local_commands(spies, tmp_path, capsys, monkey
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert not (tmp_path / "state" / "services").exists()  # no state left behind
-    assert main(["jobs", "list", "--local"]) == 2
+    assert main(["jobs", "list", "--local"]) == 1  # nothing recorded: not found
     assert "batchwords run --keep" in capsys.readouterr().err
 
 
@@ -208,4 +223,5 @@ def test_a_second_run_does_not_read_its_own_outputs_or_nodetasks(spies, tmp_path
         assert sorted(item["input"] for item in document["files"]) == sorted(
             p.name for p in DATA.glob("*.txt")
         )
-        assert document["total_words"] == sum(all_words(DATA).values())
+        assert document["totals"]["words"] == sum(all_words(DATA).values())
+        assert document == json.loads((out / "summary.json").read_text(encoding="utf-8"))

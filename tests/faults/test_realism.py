@@ -36,19 +36,15 @@ PROFILE = Realism.azure(preempt_dedicated=True, preemption_rate=12.0, error_rate
 
 
 @pytest.mark.realism(**PROFILE.as_kwargs())
-def test_main_job_gives_exact_results_under_the_realism_profile(emulators, azurite, wheelhouse, tmp_path):
+def test_main_job_gives_exact_results_under_the_realism_profile(emulators, azurite, tmp_path):
     per_input = corpus(tmp_path / "inputs")
     expected = sum(per_input.values(), Counter[str]())
-    project = tmp_path / "project"
-    (project / "build").mkdir(parents=True)
-    (project / "build" / "wheelhouse").symlink_to(wheelhouse)
     given = offline.Services(emulators.localbatch.endpoint, azurite.account_url, emulators.credentials)
 
     run = offline.run_offline(
         tmp_path / "inputs",
         numwords=25,
         output_dir=tmp_path / "out",
-        project=project,
         nodes=2,
         slots=2,
         given=given,

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 from ._env import AUTO_STORAGE_KEY_ENV, KEY_ENV
@@ -33,8 +34,17 @@ REALISM_FLAGS = (
 )
 
 
+def version() -> str:
+    """The installed distribution's version ("unknown" when run from a source tree)."""
+    try:
+        return metadata.version("localbatch")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="localbatch", description="A local Azure Batch service.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the Batch API until interrupted")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

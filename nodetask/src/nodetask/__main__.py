@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,14 @@ def _positive(name: str, minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def version() -> str:
+    """The installed distribution's version ("unknown" when run from a source tree)."""
+    try:
+        return metadata.version("nodetask")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nodetask",
@@ -53,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--filepath", required=True, help="the text file to count")
     parser.add_argument(
         "--numwords", type=_positive("--numwords", 1), default=10, help="how many top words (default 10)"
