@@ -32,7 +32,7 @@ def add_parsers(commands: Any) -> None:
     _json_option(whoami_parser).set_defaults(handler=whoami)
     local = commands.add_parser("local", help="the local services a `run --keep` left up")
     local_actions = local.add_subparsers(dest="action", required=True)
-    local_actions.add_parser("show", help="their endpoints").set_defaults(handler=local_show)
+    _json_option(local_actions.add_parser("show", help="their endpoints")).set_defaults(handler=local_show)
     local_actions.add_parser("stop", help="stop them and forget them").set_defaults(handler=local_stop)
     config = commands.add_parser("config", help="show or set your defaults")
     config_actions = config.add_subparsers(dest="action", required=True)
@@ -103,11 +103,20 @@ def config_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def local_show(_: argparse.Namespace) -> int:
+def local_show(args: argparse.Namespace) -> int:
     kept = offline()
     services = kept.kept_services()
-    print(f"localbatch {services.batch_endpoint}\nAzurite {services.storage_endpoint}")
-    print(f"(state in {kept.state_path()})")
+    document = {
+        "batch_endpoint": services.batch_endpoint,
+        "storage_endpoint": services.storage_endpoint,
+        "state": str(kept.state_path()),
+    }
+    lines = [
+        f"localbatch {services.batch_endpoint}",
+        f"Azurite {services.storage_endpoint}",
+        f"(state in {kept.state_path()})",
+    ]
+    emit(args, document, lines)
     return 0
 
 

@@ -164,6 +164,10 @@ def test_keep_leaves_services_for_local_commands(spies, tmp_path, capsys, monkey
         assert [job["id"] for job in json.loads(capsys.readouterr().out)] == ["batchwords-local"]
         assert main(["files", "list", "--local", "--container", "input", "--json"]) == 0
         assert len(json.loads(capsys.readouterr().out)) == len(list(DATA.glob("*.txt")))
+        assert main(["local", "show", "--json"]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["batch_endpoint"].startswith("http://127.0.0.1:")
+        assert shown["storage_endpoint"].startswith("http://127.0.0.1:")
 
         # Secrets stay the user's: the store and the folders are private, the key is not on
         # the command line that every local user can read.
