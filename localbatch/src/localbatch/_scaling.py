@@ -11,7 +11,7 @@ from typing import Any
 
 from . import _autoscale
 from ._documents import job_pool_id
-from ._errors import BatchError
+from ._errors import BatchError, invalid_property
 from ._nodes import Nodes
 from ._runtime import Runtime
 from ._store import Document
@@ -30,12 +30,7 @@ WAITING, RUNNING = ("active",), ("running", "preparing")
 def check_interval(text: object, name: str = "autoScaleEvaluationInterval") -> None:
     seconds = parse_duration(name, text).total_seconds()
     if not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
-        raise BatchError(
-            400,
-            "InvalidPropertyValue",
-            f"{name} must be between 5 minutes and 168 hours (got {text}).",
-            {"PropertyName": name, "PropertyValue": str(text)},
-        )
+        raise invalid_property(name, text, "The value must be between 5 minutes and 168 hours.")
 
 
 def check_formula(formula: object) -> str:
