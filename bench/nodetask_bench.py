@@ -3,15 +3,18 @@
 Generates its own corpora (an English-like text and a large-vocabulary text)
 of the sizes asked for, then runs on each file, as separate processes:
 
-- nodetask, one worker and ``--workers 2``;
+- nodetask, one worker and ``--workers 2`` (the Arrow engine), and its pure-Python
+  engine with one worker (``--engine python``);
 - the 2016 tutorial's approach (read everything, split, strip, ``Counter``);
 - ``tr -s '[:space:]' '\\n' | sort | uniq -c | sort -rn | head`` (LC_ALL=C);
 - ``wc -w`` (one pass and nothing else: the floor).
 
 and prints MB/s and peak memory: the proportional set size (PSS) summed over
 the whole process tree every 50 ms, so two workers count as two processes
-while the pages they share after fork count once. nodetask's full counts are checked against the
-tutorial's wherever the tutorial approach runs.
+while the pages they share after fork count once. Every nodetask run's full counts are checked
+against the tutorial's wherever the tutorial approach runs, and each corpus ends with a verdict
+against the targets: with one worker at least 2.5x the tutorial, with two at least 4x, faster
+than ``tr | sort | uniq -c`` every time, and peak memory under 300 MB.
 
     python bench/nodetask_bench.py --sizes 100 1000
 """
@@ -48,6 +51,15 @@ COMMON = (
     "must through back years where much your way well down should because each just those people how"
 ).split()
 
+#: (label, extra nodetask options) of the nodetask runs.
+NODETASK_RUNS = (
+    ("nodetask --workers 1", ["--workers", "1"]),
+    ("nodetask --workers 2", ["--workers", "2"]),
+    ("nodetask --engine python", ["--engine", "python", "--workers", "1"]),
+)
+#: Targets: times faster than the tutorial, with 1 and with 2 workers; peak memory.
+TARGET_SPEEDUP = {"nodetask --workers 1": 2.5, "nodetask --workers 2": 4.0}
+TARGET_PEAK_MB = 300
 #: The tutorial's peak memory is about this many times the file (measured).
 TUTORIAL_MEMORY_FACTOR = 16
 TUTORIAL = r"""
@@ -205,28 +217,26 @@ class FileResult:
     distinct_words: int
 
 
-def bench_file(path: Path) -> FileResult:
+def bench_file(path: Path, nodetask: list[str]) -> FileResult:
     size_mb = path.stat().st_size / MB
-    nodetask = shutil.which("nodetask", path=str(Path(sys.executable).parent)) or "nodetask"
     rows: list[tuple[str, Measurement | None, str]] = []
     digests: dict[str, str] = {}
     summary: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for workers in (1, 2):
-            out = Path(scratch) / f"w{workers}"
-            command = [nodetask, "--filepath", str(path), "--no-upload", "--quiet", "--format", "json"]
-            result = measure([*command, "--output-dir", str(out), "--workers", str(workers)])
-            digests[f"nodetask-{workers}"] = _counts_digest(out / f"{path.stem}_COUNTS.tsv.gz")
+        for index, (label, options) in enumerate(NODETASK_RUNS):
+            out = Path(scratch) / f"run{index}"
+            command = [*nodetask, "--filepath", str(path), "--no-upload", "--quiet", "--format", "json"]
+            result = measure([*command, "--output-dir", str(out), *options])
+            digests[label] = _counts_digest(out / f"{path.stem}_COUNTS.tsv.gz")
             summary = json.loads((out / f"{path.stem}_OUTPUT.json").read_text(encoding="utf-8"))
-            rows.append((f"nodetask --workers {workers}", result, ""))
+            rows.append((label, result, ""))
     needed_mb = TUTORIAL_MEMORY_FACTOR * size_mb
     if needed_mb < _available_mb():
         result = measure([sys.executable, "-c", TUTORIAL, str(path)])
         tutorial_digest = json.loads(result.stdout)["sha256_of_counts"]
-        same = all(digest == tutorial_digest for digest in digests.values())
-        rows.append(
-            ("tutorial (read all + Counter)", result, "counts identical" if same else "COUNTS DIFFER")
-        )
+        differ = [label for label, digest in digests.items() if digest != tutorial_digest]
+        note = f"COUNTS DIFFER: {', '.join(differ)}" if differ else "counts identical (every nodetask run)"
+        rows.append(("tutorial (read all + Counter)", result, note))
     else:
         rows.append(("tutorial (read all + Counter)", None, f"skipped: needs ~{needed_mb:,.0f} MB of RAM"))
     env = {**os.environ, "LC_ALL": "C"}
@@ -234,6 +244,35 @@ def bench_file(path: Path) -> FileResult:
     rows.append(("tr | sort | uniq -c (LC_ALL=C)", measure(["bash", "-c", pipeline], env=env), "other rule"))
     rows.append(("wc -w (one pass, the floor)", measure(["wc", "-w", str(path)], env=env), "no counting"))
     return FileResult(rows, int(summary["total_words"]), int(summary["distinct_words"]))
+
+
+def verdict(rows: list[tuple[str, Measurement | None, str]]) -> list[str]:
+    """One line per target: PASS or FAIL with the figure, or n/a when it was not measured."""
+    by_method = {method: result for method, result, _ in rows if result is not None}
+    tutorial = next((r for m, r in by_method.items() if m.startswith("tutorial")), None)
+    pipeline = next((r for m, r in by_method.items() if m.startswith("tr |")), None)
+    lines = []
+    for method, target in TARGET_SPEEDUP.items():
+        result = by_method.get(method)
+        if result is None or tutorial is None:
+            lines.append(f"n/a   {method}: >= {target}x the tutorial (not measured)")
+            continue
+        speedup = tutorial.seconds / result.seconds
+        mark = "PASS" if speedup >= target else "FAIL"
+        lines.append(f"{mark}  {method}: {speedup:.2f}x the tutorial (target >= {target}x)")
+    fast = [m for m in TARGET_SPEEDUP if m in by_method]
+    if pipeline is not None:
+        slower = [m for m in fast if by_method[m].seconds >= pipeline.seconds]
+        mark = "FAIL" if slower else "PASS"
+        figures = ", ".join(f"{by_method[m].seconds:.2f}s" for m in fast)
+        lines.append(f"{mark}  faster than tr|sort|uniq -c ({pipeline.seconds:.2f}s): {figures}")
+    peak = max(by_method[m].peak_mb for m in fast)
+    mark = "PASS" if peak < TARGET_PEAK_MB else "FAIL"
+    lines.append(f"{mark}  peak memory {peak:.0f} MB (target < {TARGET_PEAK_MB} MB)")
+    counts_note = next((note for method, _, note in rows if method.startswith("tutorial")), "")
+    if tutorial is not None:
+        lines.append(f"{'FAIL' if 'DIFFER' in counts_note else 'PASS'}  {counts_note}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,7 +284,15 @@ def main(argv: list[str] | None = None) -> int:
         "--kinds", nargs="+", choices=("english", "large-vocab"), default=["english", "large-vocab"]
     )
     parser.add_argument("--corpus-dir", type=Path, default=ROOT / "bench" / "corpus")
+    parser.add_argument(
+        "--nodetask",
+        nargs="+",
+        help="the nodetask command (default: the nodetask installed beside this Python)",
+    )
     args = parser.parse_args(argv)
+    nodetask = args.nodetask or [
+        shutil.which("nodetask", path=str(Path(sys.executable).parent)) or "nodetask"
+    ]
     print(f"nodetask benchmark on {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     columns = ("corpus", "method", "seconds", "MB/s", "vs tutorial", "peak mem MB")
     header = "{:<20} {:<31} {:>8} {:>7} {:>11} {:>11}  note".format(*columns)
@@ -254,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             path = make_corpus(kind, size, args.corpus_dir)
             size_mb = path.stat().st_size / MB
             label = f"{kind} {size_mb:,.0f} MB"
-            measured = bench_file(path)
+            measured = bench_file(path, nodetask)
             rows = measured.rows
             baseline = next(
                 (r.seconds for m, r, _ in rows if r is not None and m.startswith("tutorial")), None
@@ -273,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{ratio:>11} {result.peak_mb:11.0f}  {note}",
                     flush=True,
                 )
+            print(f"verdict for {label}:")
+            for line in verdict(rows):
+                print(f"  {line}", flush=True)
     return 0
 
 

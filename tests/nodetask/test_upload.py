@@ -5,14 +5,12 @@ from __future__ import annotations
 import hashlib
 import socket
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import (
-    BlobServiceClient,
     ContainerClient,
     ContainerSasPermissions,
     generate_container_sas,
@@ -42,13 +40,6 @@ def make_sas(
         start=now - timedelta(minutes=15),
         expiry=now + expires_in,
     )
-
-
-@pytest.fixture
-def container(blob_service: BlobServiceClient) -> Iterator[ContainerClient]:
-    client = blob_service.create_container(f"out-{uuid.uuid4().hex[:12]}")
-    yield client
-    client.delete_container()
 
 
 @pytest.fixture

@@ -28,3 +28,19 @@ def all_words(folder: Path, exclude: set[str] | frozenset[str] = frozenset()) ->
 
 def ranked(counts: Counter[str], n: int) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:n]
+
+
+def reference_counts(data: bytes, *, errors: str = "strict", ignore_case: bool = False) -> Counter[str]:
+    """The tutorial's counts of a file's bytes: decoded as Python does (``errors`` for bad
+    bytes), a leading byte-order mark dropped."""
+    text = data.decode("utf-8", errors).removeprefix("\ufeff")
+    return tutorial_counts(text, ignore_case=ignore_case)
+
+
+def first_bad_byte(data: bytes) -> int | None:
+    """The file offset Python's UTF-8 decoder stops at, or None for valid UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    return None

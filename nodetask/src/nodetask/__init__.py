@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._contract import RESULT_FORMAT, SAS_ENV, counts_name, is_result_name, result_name
+from ._contract import (
+    ERROR_FORMAT,
+    RESULT_FORMAT,
+    SAS_ENV,
+    counts_name,
+    error_name,
+    is_result_name,
+    result_name,
+)
 from ._count import WordCounts, count_file, top_words
 from ._exceptions import (
     ExitCode,
@@ -34,6 +42,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ERROR_FORMAT",
     "RESULT_FORMAT",
     "SAS_ENV",
     "BatchContext",
@@ -52,6 +61,7 @@ __all__ = [
     "count_file",
     "counts_file_bytes",
     "counts_name",
+    "error_name",
     "is_result_name",
     "read_counts_file",
     "result_name",

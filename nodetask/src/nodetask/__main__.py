@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -15,12 +16,13 @@ from typing import TYPE_CHECKING
 
 from . import _contract as contract
 from ._contract import SAS_ENV
-from ._count import count_file
+from ._count import ENGINES, count_file
 from ._exceptions import ExitCode, InputError, NodetaskError, UsageError
+from ._inputs import Input, gather_inputs
 from ._report import BatchContext, WordCountReport, counts_file_bytes
 
 if TYPE_CHECKING:
-    from ._upload import ResultUploader
+    from ._upload import OutputBlob, ResultUploader
 
 EXIT_CODES_HELP = "\n".join(f"  {code.value}  {code.name.lower().replace('_', ' ')}" for code in ExitCode)
 
@@ -50,9 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nodetask",
         description=(
-            "Count the top N words of one UTF-8 text file (the 2016 Azure Batch "
-            "tutorial's rule), write the result beside it and upload it to a "
-            "blob container with a write-only SAS."
+            "Count the top N words of UTF-8 text files (the 2016 Azure Batch "
+            "tutorial's rule), write each result beside its input and upload it to a "
+            "blob container with a write-only SAS. Several inputs are counted one "
+            "after the other, each with its own results; one that cannot be counted "
+            "is reported (and its _ERROR.json uploaded) and the others still are."
         ),
         epilog=(
             "Words: split on whitespace, ASCII punctuation stripped from both ends, "
@@ -63,7 +67,27 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
-    parser.add_argument("--filepath", required=True, help="the text file to count")
+    given = parser.add_argument_group("inputs (at least one)")
+    given.add_argument(
+        "--filepath",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a text file to count, its results under --blob-prefix; repeat for several",
+    )
+    given.add_argument(
+        "--input",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("FILE", "BLOB_PREFIX"),
+        help="a text file to count and the blob prefix of its own results; repeat for several",
+    )
+    given.add_argument(
+        "--manifest",
+        metavar="MANIFEST",
+        help="a UTF-8 file listing inputs, one per line: FILE, or FILE<TAB>BLOB_PREFIX",
+    )
     parser.add_argument(
         "--numwords", type=_positive("--numwords", 1), default=10, help="how many top words (default 10)"
     )
@@ -84,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"container SAS with create+write permission; prefer the {SAS_ENV} environment variable, "
         "which keeps it off the command line",
     )
-    where.add_argument("--blob-prefix", default="", help="prefix for the uploaded blob names, e.g. JOB/")
+    where.add_argument(
+        "--blob-prefix", default="", help="prefix for the uploaded blob names, e.g. JOB/ (default none)"
+    )
     where.add_argument("--no-upload", action="store_true", help="only write the result locally")
     where.add_argument("--overwrite", action="store_true", help="replace an existing, different result")
     where.add_argument(
@@ -109,7 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=_positive("--workers", 1),
         default=1,
-        help="processes counting one large file (default 1)",
+        help="threads counting one large file with the Arrow engine (default 1)",
+    )
+    out.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="counting engine: arrow (pyarrow compute), python (the reference, no dependency) or "
+        "auto (default: arrow, but python for files under 2 MiB, whose start-up it wins)",
     )
     out.add_argument("--quiet", action="store_true", help="do not print the result table")
     return parser
@@ -181,12 +214,23 @@ def _write_atomically(path: Path, data: bytes) -> None:
         ) from exc
 
 
-def _progress(done: int, total: int) -> None:
-    if total:
-        print(f"\rnodetask: {done / total:6.1%} of {total:,} bytes", end="", file=sys.stderr, flush=True)
+def _progress_for(label: str) -> Callable[[int, int], None]:
+    def progress(done: int, total: int) -> None:
+        if total:
+            line = f"\rnodetask: {label}{done / total:6.1%} of {total:,} bytes"
+            print(line, end="", file=sys.stderr, flush=True)
+
+    return progress
 
 
 def run(args: argparse.Namespace) -> int:
+    inputs = gather_inputs(
+        args.filepath,
+        args.input,
+        args.manifest,
+        default_prefix=args.blob_prefix,
+        shared_output_dir=args.output_dir is not None,
+    )
     destination = _resolve_destination(args)
     uploader: ResultUploader | None = None
     if destination is not None:
@@ -196,7 +240,28 @@ def run(args: argparse.Namespace) -> int:
         container_url, sas = destination
         uploader = ResultUploader(container_url, sas, retries=args.retries)
 
-    input_path = Path(args.filepath)
+    failed: list[Input] = []
+    for number, item in enumerate(inputs, start=1):
+        label = f"[{number}/{len(inputs)}] {item.name}: " if len(inputs) > 1 else ""
+        try:
+            _count_one(args, item, uploader, label)
+        except InputError as exc:
+            # One input that cannot be counted does not stop the others; it is reported
+            # here, in its own _ERROR.json, and by the exit code.
+            print(f"nodetask: error: {exc}", file=sys.stderr)
+            failed.append(item)
+            if uploader is not None:
+                _upload(uploader, _error_blob(item, exc), args.overwrite)
+    if failed and len(inputs) > 1:
+        names = ", ".join(str(item.path) for item in failed[:10]) + (", ..." if len(failed) > 10 else "")
+        summary = f"{len(failed)} of {len(inputs)} inputs could not be counted: {names}"
+        print(f"nodetask: {summary}", file=sys.stderr)
+    return ExitCode.BAD_INPUT if failed else ExitCode.OK
+
+
+def _count_one(args: argparse.Namespace, item: Input, uploader: ResultUploader | None, label: str) -> None:
+    """Count one input, write its results locally and upload them."""
+    input_path = item.path
     show_progress = sys.stderr.isatty() and not args.quiet
     started = time.perf_counter()
     counts = count_file(
@@ -204,7 +269,8 @@ def run(args: argparse.Namespace) -> int:
         ignore_case=args.ignore_case,
         errors=args.errors,
         workers=args.workers,
-        progress=_progress if show_progress else None,
+        progress=_progress_for(label) if show_progress else None,
+        engine=args.engine,
     )
     if show_progress:
         print(file=sys.stderr)
@@ -238,20 +304,37 @@ def run(args: argparse.Namespace) -> int:
 
         content_type = "application/json" if args.format == "json" else "text/plain; charset=utf-8"
         # The counts file first: a result blob means its counts are there too.
-        for blob in (
-            OutputBlob(
-                args.blob_prefix + counts_name,
-                counts_data,
-                "application/gzip",
-                digest=hashlib.sha256(counts_data).hexdigest(),
-            ),
-            OutputBlob(
-                args.blob_prefix + result_name, rendered.encode("utf-8"), content_type, digest=report.digest()
-            ),
-        ):
-            outcome = uploader.upload(blob, overwrite=args.overwrite)
-            print(f"nodetask: {outcome} {uploader.describe(blob.name)}", file=sys.stderr)
-    return ExitCode.OK
+        counts_blob = OutputBlob(
+            item.blob_prefix + counts_name,
+            counts_data,
+            "application/gzip",
+            digest=hashlib.sha256(counts_data).hexdigest(),
+        )
+        result_blob = OutputBlob(
+            item.blob_prefix + result_name, rendered.encode("utf-8"), content_type, digest=report.digest()
+        )
+        for blob in (counts_blob, result_blob):
+            _upload(uploader, blob, args.overwrite)
+
+
+def _error_blob(item: Input, exc: InputError) -> OutputBlob:
+    """The record of an input that could not be counted (the same bytes on every retry)."""
+    from ._upload import OutputBlob  # noqa: PLC0415
+
+    document = {
+        "format": contract.ERROR_FORMAT,
+        "input": item.name,
+        "exit_code": int(exc.exit_code),
+        "error": str(exc),
+    }
+    data = (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    name = item.blob_prefix + contract.error_name(item.name)
+    return OutputBlob(name, data, "application/json", digest=hashlib.sha256(data).hexdigest())
+
+
+def _upload(uploader: ResultUploader, blob: OutputBlob, overwrite: bool) -> None:
+    outcome = uploader.upload(blob, overwrite=overwrite)
+    print(f"nodetask: {outcome} {uploader.describe(blob.name)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,8 @@ from pathlib import PurePosixPath
 SAS_ENV = "NODETASK_SAS_TOKEN"
 #: Format tag of the JSON result.
 RESULT_FORMAT = "nodetask-result/1"
+#: Format tag of the record of an input nodetask could not count.
+ERROR_FORMAT = "nodetask-error/1"
 
 
 def result_name(input_name: str, output_format: str = "json") -> str:
@@ -26,6 +28,13 @@ def counts_name(input_name: str) -> str:
     return f"{PurePosixPath(input_name).stem}_COUNTS.tsv.gz"
 
 
+def error_name(input_name: str) -> str:
+    """The record of an input that could not be counted: ``book_ERROR.json``."""
+    return f"{PurePosixPath(input_name).stem}_ERROR.json"
+
+
 def is_result_name(file_name: str) -> bool:
     """Whether a file is one of nodetask's results (never an input)."""
-    return file_name.endswith("_COUNTS.tsv.gz") or PurePosixPath(file_name).stem.endswith("_OUTPUT")
+    return file_name.endswith(("_COUNTS.tsv.gz", "_ERROR.json")) or PurePosixPath(file_name).stem.endswith(
+        "_OUTPUT"
+    )

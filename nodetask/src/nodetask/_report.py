@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -16,6 +17,9 @@ from ._count import WordCounts, ranked_words, top_words
 #: Format tag of the full-counts file; bump it when the layout changes.
 COUNTS_FORMAT = "nodetask-counts/1"
 COUNTS_HEADER = "word\tcount"
+#: From this many words the counts file is sorted and formatted by Arrow
+#: (0.15 s instead of 0.45 s for 323k words); below, Python is as fast.
+ARROW_MIN_WORDS = 20_000
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,18 @@ class WordCountReport:
         return "\n".join(lines) + "\n"
 
 
+def _ranked_lines(counts: Counter[str]) -> bytes:
+    """Every ``word<TAB>count`` line in rank order, newline-terminated."""
+    if len(counts) >= ARROW_MIN_WORDS:
+        try:
+            from ._arrow import ranked_lines  # noqa: PLC0415 (imported once counting used it)
+        except ImportError:
+            pass
+        else:
+            return bytes(ranked_lines(counts)) + b"\n"
+    return "".join(f"{word}\t{counts[word]}\n" for word in ranked_words(counts)).encode("utf-8")
+
+
 def counts_file_bytes(counts: WordCounts) -> bytes:
     """Every word and its count, gzip-compressed TSV, byte-for-byte reproducible.
 
@@ -125,15 +141,14 @@ def counts_file_bytes(counts: WordCounts) -> bytes:
     Words never contain tabs or newlines (they are split on whitespace), so
     merging many files is a plain sum per word.
     """
+    body = (COUNTS_HEADER + "\n").encode("utf-8")
+    if counts.counts:
+        body += _ranked_lines(counts.counts)
     buffer = io.BytesIO()
-    # mtime=0 and no file name: the same counts always give the same bytes.
+    # mtime=0, no file name and one write (deflate's output depends on how its
+    # input is cut): the same counts always give the same bytes.
     with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=6) as gz:
-        text = io.TextIOWrapper(gz, encoding="utf-8", newline="\n")
-        text.write(COUNTS_HEADER + "\n")
-        for word in ranked_words(counts.counts):
-            text.write(f"{word}\t{counts.counts[word]}\n")
-        text.flush()
-        text.detach()
+        gz.write(body)
     return buffer.getvalue()
 
 
