@@ -21,6 +21,7 @@ from ._exceptions import (
 )
 from ._inputs import Inputs, select_inputs
 from ._jobset import JobSet, JobSetOutputs, Submitted
+from ._packing import TASK_BYTES, TaskPlan, parse_size, plan_tasks
 from ._pool import (
     NODE_AGENT_SKU,
     UBUNTU_IMAGE,
@@ -34,13 +35,14 @@ from ._pool import (
 from ._results import JobResults, TaskResult, merge_counts
 from ._spec import JOB_SET_ID, JobSpec
 from ._storage import BlobInfo, Storage, md5_base64, sas_lifetime
-from ._tasks import TaskLimits, build_task, input_problems, plan_tasks, task_id_for
+from ._tasks import TaskLimits, build_task, input_id_for, input_problems
 
 __version__ = "0.1.0"
 
 __all__ = [
     "JOB_SET_ID",
     "NODE_AGENT_SKU",
+    "TASK_BYTES",
     "UBUNTU_IMAGE",
     "Batch",
     "BatchServiceError",
@@ -65,13 +67,16 @@ __all__ = [
     "Submitted",
     "TaskCounts",
     "TaskLimits",
+    "TaskPlan",
     "TaskResult",
     "__version__",
     "build_task",
+    "input_id_for",
     "input_problems",
     "md5_base64",
     "merge_counts",
     "nodetask_start_task",
+    "parse_size",
     "plan_tasks",
     "pool_options",
     "preparation_task",
@@ -79,6 +84,5 @@ __all__ = [
     "sas_lifetime",
     "select_inputs",
     "sign_in",
-    "task_id_for",
     "wheels_digest",
 ]

@@ -304,9 +304,9 @@ class Batch:
         return total
 
     def tasks(self, job_id: str) -> list[batch_models.BatchTask]:
-        """Every task of a job (id, input, state, execution info, node); none if the job is gone."""
+        """Every task of a job (id, inputs, state, execution info, node); none if the job is gone."""
         try:
-            fields = ["id", "displayName", "state", "executionInfo", "nodeInfo"]
+            fields = ["id", "displayName", "state", "executionInfo", "nodeInfo", "resourceFiles"]
             return list(self._client.list_tasks(job_id, select=fields))
         except ResourceNotFoundError:
             return []

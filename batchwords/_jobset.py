@@ -16,10 +16,11 @@ from typing import Any
 
 from ._batch import TERMINAL_JOB_STATES, Batch, TaskCounts
 from ._exceptions import BatchServiceError, ConfigError, DeadlineError
+from ._packing import plan_tasks
 from ._results import JobResults, TaskResult, collect, task_results
 from ._spec import JobSpec
 from ._storage import BlobInfo, Storage, sas_lifetime
-from ._tasks import build_task, check_inputs, plan_tasks, task_id_for
+from ._tasks import build_task, check_inputs, input_id_for
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +101,8 @@ class JobSet:
         container with the given MD5s.
         """
         check_inputs(inputs)
-        done = {task_id_for(name, md5) for name, md5 in (known or {}).items()}
-        new = sorted(name for name, md5 in inputs.items() if task_id_for(name, md5) not in done)
+        done = {input_id_for(name, md5) for name, md5 in (known or {}).items()}
+        new = sorted(name for name, md5 in inputs.items() if input_id_for(name, md5) not in done)
         if not new:
             return None
         blobs = self._input_blobs({name: inputs[name] for name in new})
@@ -126,9 +127,10 @@ class JobSet:
         return [by_name[name] for name in inputs]
 
     def _submit_job(self, job_id: str, inputs: list[BlobInfo]) -> Submitted:
-        """Create (or adopt) one job, add one task per input, then let it end itself."""
+        """Create (or adopt) one job, add its tasks (small inputs packed), then let it end itself."""
         spec = self.spec
-        planned = plan_tasks(inputs)
+        plans = plan_tasks(inputs, task_bytes=spec.task_bytes, slots=spec.pool_slots)
+        planned = {plan.task_id for plan in plans}
         lifetime = sas_lifetime(
             spec.limits.max_wall_clock,
             spec.limits.max_retries,
@@ -137,11 +139,12 @@ class JobSet:
         )
         self.storage.ensure_container(spec.output_container)
         output_sas = self.storage.output_sas(spec.output_container, lifetime)
+        sign = self.storage.input_sas_url
+        input_urls = {blob.name: sign(spec.input_container, blob.name, lifetime) for blob in inputs}
         tasks = [
             build_task(
-                task_id,
-                blob,
-                input_url=self.storage.input_sas_url(spec.input_container, blob.name, lifetime),
+                plan,
+                input_urls=input_urls,
                 output_container_url=f"{self.storage.account_url}/{spec.output_container}",
                 output_sas=output_sas,
                 job_set=spec.job_set,
@@ -149,7 +152,7 @@ class JobSet:
                 limits=spec.limits,
                 nodetask_command=spec.command,
             )
-            for task_id, blob in planned.items()
+            for plan in plans
         ]
         # One deadline and one budget of server errors for the whole submission.
         batch = self.batch.with_deadline(self.submit_timeout, self.server_error_budget)
@@ -165,7 +168,7 @@ class JobSet:
                         f"job {job_id} is {state} and takes no new tasks ({len(to_add)} missing, e.g. "
                         f"{to_add[0].id}); submit them to a new job id"
                     )
-                return Submitted(job_id, [], sorted(existing & set(planned)))
+                return Submitted(job_id, [], sorted(existing & planned))
             if to_add:
                 batch.add_tasks(job_id, to_add)
             batch.end_when_done(job_id)
@@ -174,7 +177,7 @@ class JobSet:
                 f"submitting job {job_id}: {exc}. Nothing is lost: submitting again adds only the "
                 "missing tasks (task ids are deterministic)"
             ) from exc
-        return Submitted(job_id, [str(task.id) for task in to_add], sorted(existing & set(planned)))
+        return Submitted(job_id, [str(task.id) for task in to_add], sorted(existing & planned))
 
     def wait(
         self,
@@ -186,9 +189,9 @@ class JobSet:
         """Wait for every job of the set, at most ``timeout`` seconds (see ``Batch.wait``)."""
         return self.batch.wait(self.job_ids, timeout=timeout, poll_interval=poll_interval, progress=progress)
 
-    def results(self, task_ids: set[str] | None = None) -> JobResults:
-        """Every task's outcome and the exact merged top N (over ``task_ids`` only, when given)."""
-        return collect(self.batch, self.storage, self.spec, self.job_ids, task_ids)
+    def results(self, input_ids: set[str] | None = None) -> JobResults:
+        """Every input's outcome and the exact merged top N (over ``input_ids`` only, when given)."""
+        return collect(self.batch, self.storage, self.spec, self.job_ids, input_ids)
 
     def outputs(
         self,
@@ -200,13 +203,13 @@ class JobSet:
     ) -> JobSetOutputs:
         """Wait up to ``wait_timeout`` seconds, then report what is known about the current ``inputs``."""
         counts, done = self.wait(timeout=max(wait_timeout, 0), poll_interval=poll_interval, progress=progress)
-        current = {task_id_for(name, md5): name for name, md5 in inputs.items()}
+        current = {input_id_for(name, md5): name for name, md5 in inputs.items()}
         top: list[tuple[str, int]] = []
         total = distinct = 0
         if done:
             results = self.results(set(current))
             reported = results.tasks
-            if {task.task_id for task in reported} == set(current):
+            if {task.input_id for task in reported} == set(current):
                 top, total, distinct = results.top_words, results.total_words, results.distinct_words
         else:
             reported = [
@@ -214,9 +217,9 @@ class JobSet:
                 for task in task_results(
                     self.batch, self.storage, self.spec, self.job_ids, read_outputs=False
                 )
-                if task.task_id in current
+                if task.input_id in current
             ]
-        tasks = {current[task.task_id]: task for task in reported}
+        tasks = {current[task.input_id]: task for task in reported}
         failed = any(task.failure for task in tasks.values())
         state = "running" if not done else ("failed" if failed else "succeeded")
         return JobSetOutputs(list(self.job_ids), state, counts, tasks, top, total, distinct)

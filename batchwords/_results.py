@@ -21,12 +21,12 @@ from ._batch import Batch, text
 from ._exceptions import StorageError
 from ._spec import JobSpec
 from ._storage import BlobInfo, Storage
-from ._tasks import result_blob_names
+from ._tasks import error_blob_name, result_blob_names, task_inputs
 
 
 @dataclass(frozen=True)
 class TaskResult:
-    """One task's outcome and, when it succeeded, its nodetask result."""
+    """One input's outcome (in the task that counted it) and, when it succeeded, its result."""
 
     task_id: str
     input_name: str
@@ -42,6 +42,8 @@ class TaskResult:
     node_id: str | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
+    #: The input's content-addressed id: its results' prefix (the task id when it ran alone).
+    input_id: str = ""
 
     @property
     def duration(self) -> float | None:
@@ -75,16 +77,22 @@ def merge_counts(files: list[bytes]) -> Counter[str]:
 
 
 def missing_results(batch: Batch, job_id: str, job_set: str, present: set[str]) -> list[str]:
-    """The result blobs that the job's succeeded tasks wrote and that are not in ``present``."""
+    """The result blobs of the inputs the job's succeeded tasks counted that are not in ``present``."""
     return [
         name
         for task in batch.tasks(job_id)
         if task.state == "completed"
         and task.execution_info is not None
         and task.execution_info.result == "success"
-        for name in result_blob_names(job_set, str(task.id), str(task.display_name or task.id))
+        for input_id, input_name in _inputs_of(task)
+        for name in result_blob_names(job_set, input_id, input_name)
         if name not in present
     ]
+
+
+def _inputs_of(task: batch_models.BatchTask) -> list[tuple[str, str]]:
+    task_id = str(task.id)
+    return task_inputs(task) or [(task_id, str(task.display_name or task_id))]
 
 
 def task_results(
@@ -96,19 +104,41 @@ def task_results(
     read_outputs: bool = True,
     outputs: list[BlobInfo] | None = None,
 ) -> list[TaskResult]:
-    """Every task of the jobs; ``outputs`` is the job set's output listing, if already read."""
+    """Every input of the jobs' tasks; ``outputs`` is the job set's output listing, if already read."""
     if outputs is None:
         outputs = storage.list_blobs(spec.output_container, f"{spec.job_set}/")
     by_name = {blob.name: blob for blob in outputs}
     results = [
-        _task_result(batch, storage, spec, task, job_id=job_id, outputs=by_name, read_outputs=read_outputs)
+        result
         for job_id in job_ids
         for task in batch.tasks(job_id)
+        for result in _input_results(
+            batch, storage, spec, task, job_id=job_id, outputs=by_name, read_outputs=read_outputs
+        )
     ]
-    return sorted(results, key=lambda result: result.task_id)
+    return sorted(results, key=lambda result: (result.input_name, result.task_id))
 
 
-def _task_result(
+def _task_failure(batch: Batch, job_id: str, task: batch_models.BatchTask) -> tuple[str | None, str | None]:
+    """(failure, stderr tail) of a task that completed with a failure, else (None, None)."""
+    info = task.execution_info
+    if task.state != "completed" or info is None or info.result != "failure":
+        return None, None
+    why = info.failure_info
+    failure = f"{why.code}: {why.message}" if why else f"exit code {info.exit_code}"
+    return failure, batch.stderr_tail(job_id, str(task.id))
+
+
+def _input_error(storage: Storage, container: str, blob: str) -> tuple[str, int | None]:
+    """The failure and exit code nodetask recorded for an input it could not count."""
+    try:
+        record = json.loads(storage.read_blob(container, blob))
+        return f"InputError: {record['error']}", int(record["exit_code"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StorageError(f"{container}/{blob} is not a nodetask error record: {exc}") from exc
+
+
+def _input_results(
     batch: Batch,
     storage: Storage,
     spec: JobSpec,
@@ -117,46 +147,56 @@ def _task_result(
     job_id: str,
     outputs: dict[str, BlobInfo],
     read_outputs: bool,
-) -> TaskResult:
+) -> list[TaskResult]:
+    """One result per input of a task: an input's own blobs decide its outcome, so one
+    input that could not be counted fails alone, and the task's failure is reported for
+    the inputs that have no result."""
     task_id = str(task.id)
-    input_name = str(task.display_name or task_id)
-    result_name, counts_name = result_blob_names(spec.job_set, task_id, input_name)
-    result_blob = outputs.get(result_name)
     info = task.execution_info
-    failure = None
-    stderr_tail = None
-    if task.state == "completed" and info is not None and info.result == "failure":
-        failure_info = info.failure_info
-        failure = (
-            f"{failure_info.code}: {failure_info.message}" if failure_info else f"exit code {info.exit_code}"
-        )
-        stderr_tail = batch.stderr_tail(job_id, task_id)
-    elif task.state == "completed" and info is not None and info.result == "success":
-        # Success is the result blobs, not the exit code: a blob lost after the task
-        # (deleted, or Storage restarted without it) is a failure to report, never a gap.
-        missing = [name for name in (result_name, counts_name) if name not in outputs]
-        if missing:
-            failure = (
-                f"ResultMissing: the task succeeded but {', '.join(missing)} is not in container "
-                f"{spec.output_container}; submit the input again to recompute it"
+    completed = task.state == "completed" and info is not None
+    task_failure, stderr_tail = _task_failure(batch, job_id, task)
+    results = []
+    for input_id, input_name in _inputs_of(task):
+        result_name, counts_name = result_blob_names(spec.job_set, input_id, input_name)
+        error_name = error_blob_name(spec.job_set, input_id, input_name)
+        counted = result_name in outputs and counts_name in outputs
+        failure = None
+        exit_code = info.exit_code if info is not None else None
+        if completed and not counted:
+            if error_name in outputs:
+                failure, exit_code = _input_error(storage, spec.output_container, error_name)
+            elif task_failure is not None:
+                failure = task_failure
+            else:
+                # Success is the result blobs, not the exit code: a blob lost after the task
+                # (deleted, or Storage restarted without it) is a failure to report, never a gap.
+                missing = [name for name in (result_name, counts_name) if name not in outputs]
+                failure = (
+                    f"ResultMissing: the task succeeded but {', '.join(missing)} is not in container "
+                    f"{spec.output_container}; submit the input again to recompute it"
+                )
+        result_blob = outputs.get(result_name)
+        result = None
+        if read_outputs and counted and result_blob is not None:
+            result = json.loads(storage.read_blob(spec.output_container, result_blob.name))
+        results.append(
+            TaskResult(
+                task_id=task_id,
+                input_name=input_name,
+                state=text(task.state),
+                exit_code=exit_code,
+                output_url=result_blob.url if result_blob is not None else None,
+                result=result,
+                failure=failure,
+                stderr_tail=stderr_tail if failure is not None and failure == task_failure else None,
+                counts_blob=counts_name if counts_name in outputs else None,
+                node_id=task.node_info.node_id if task.node_info is not None else None,
+                start_time=info.start_time if info is not None else None,
+                end_time=info.end_time if info is not None else None,
+                input_id=input_id,
             )
-    result = None
-    if read_outputs and result_blob is not None and failure is None:
-        result = json.loads(storage.read_blob(spec.output_container, result_blob.name))
-    return TaskResult(
-        task_id=task_id,
-        input_name=input_name,
-        state=text(task.state),
-        exit_code=info.exit_code if info is not None else None,
-        output_url=result_blob.url if result_blob is not None else None,
-        result=result,
-        failure=failure,
-        stderr_tail=stderr_tail,
-        counts_blob=counts_name if counts_name in outputs else None,
-        node_id=task.node_info.node_id if task.node_info is not None else None,
-        start_time=info.start_time if info is not None else None,
-        end_time=info.end_time if info is not None else None,
-    )
+        )
+    return results
 
 
 def collect(
@@ -164,14 +204,14 @@ def collect(
     storage: Storage,
     spec: JobSpec,
     job_ids: Sequence[str],
-    task_ids: set[str] | None = None,
+    input_ids: set[str] | None = None,
 ) -> JobResults:
-    """Every task's outcome and the exact merged top N over all inputs (or ``task_ids`` only)."""
+    """Every input's outcome and the exact merged top N over all inputs (or ``input_ids`` only)."""
     outputs = storage.list_blobs(spec.output_container, f"{spec.job_set}/")  # listed once
     tasks = [
         task
         for task in task_results(batch, storage, spec, job_ids, outputs=outputs)
-        if task_ids is None or task.task_id in task_ids
+        if input_ids is None or task.input_id in input_ids
     ]
     merged = merge_counts(
         [

@@ -9,6 +9,7 @@ from datetime import timedelta
 from azure.batch import models as batch_models
 
 from ._exceptions import ConfigError
+from ._packing import TASK_BYTES
 from ._pool import NodetaskRelease, preparation_task
 from ._tasks import NODETASK_COMMAND, TaskLimits
 
@@ -39,6 +40,10 @@ class JobSpec:
     #: and its tasks run; None runs ``nodetask_command`` as the nodes have it.
     nodetask: NodetaskRelease | None = None
     nodetask_command: str = NODETASK_COMMAND
+    #: Input bytes per task: smaller inputs are packed together up to this (see ``_packing``).
+    task_bytes: int = TASK_BYTES
+    #: The pool's task slots (nodes x slots per node): a small job is spread over them.
+    pool_slots: int = 1
 
     @property
     def command(self) -> str:
@@ -57,6 +62,10 @@ class JobSpec:
                 found.append((name, "must not be empty"))
         if self.numwords < 1:
             found.append(("numwords", f"must be at least 1 (got {self.numwords})"))
+        if self.task_bytes < 1:
+            found.append(("task_bytes", f"must be at least 1 byte (got {self.task_bytes})"))
+        if self.pool_slots < 1:
+            found.append(("pool_slots", f"must be at least 1 (got {self.pool_slots})"))
         found += self.limits.problems()
         if not self.limits.max_wall_clock <= self.job_max_wall_clock <= MAX_JOB_WALL_CLOCK:
             found.append(

@@ -16,6 +16,7 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from ._batch import Batch, text
 from ._deadline import batch_error
 from ._exceptions import NotFoundError
+from ._tasks import task_inputs
 
 #: What a task view reads of each task.
 TASK_FIELDS = ["id", "displayName", "state", "executionInfo", "nodeInfo", "resourceFiles"]
@@ -32,7 +33,7 @@ class TaskView:
     node: str | None
     start: datetime | None
     end: datetime | None
-    #: The input blob(s) the task counts (its display name is the blob's name, see ``build_task``).
+    #: The input blob(s) the task counts (small inputs are packed into one task).
     inputs: list[str]
     retries: int = 0
     failure: str | None = None
@@ -63,10 +64,8 @@ class TaskView:
 def task_view(task: batch_models.BatchTask) -> TaskView:
     info = task.execution_info
     node = task.node_info
-    if task.display_name:
-        inputs = [str(task.display_name)]
-    else:  # a task that batchwords did not name: its resource files say what it reads
-        inputs = [str(f.file_path or f.http_url or "") for f in task.resource_files or []]
+    # The blobs its resource files fetch (one, or several packed); else what it is called.
+    inputs = [name for _, name in task_inputs(task)] or [str(task.display_name or task.id)]
     failure = None
     if info is not None and info.failure_info is not None:
         failure = f"{info.failure_info.code}: {info.failure_info.message}"

@@ -9,13 +9,17 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from azure.batch import models as batch_models
+from azure.storage.blob import BlobClient
 
 import nodetask
 
 from ._exceptions import ConfigError
-from ._storage import BlobInfo
+
+if TYPE_CHECKING:
+    from ._packing import TaskPlan
 
 #: nodetask on the node's PATH: for jobs given no release to install (see ``JobSpec.nodetask``).
 NODETASK_COMMAND = "nodetask"
@@ -48,8 +52,9 @@ class TaskLimits:
         return found
 
 
-def task_id_for(name: str, md5: str) -> str:
-    """A valid, deterministic Batch task id: the sanitised name and a short content hash."""
+def input_id_for(name: str, md5: str) -> str:
+    """An input's valid, deterministic, content-addressed id: the sanitised name and a short
+    content hash. It names the input's output prefix, and the task of an input that runs alone."""
     try:
         digest = base64.b64decode(md5, validate=True).hex()[:HASH_CHARS]
     except binascii.Error:
@@ -68,14 +73,15 @@ def input_problems(inputs: Mapping[str, str]) -> list[tuple[str, str]]:
     planned: dict[str, str] = {}
     for name, md5 in sorted(inputs.items()):
         try:
-            task_id = task_id_for(name, md5)
+            input_id = input_id_for(name, md5)
         except ConfigError as exc:
             found.append(("inputs", str(exc)))
             continue
-        other = planned.setdefault(task_id, name)
+        # Batch ids are case-insensitive: "A.txt" and "a.txt" would share a task id.
+        other = planned.setdefault(input_id.lower(), name)
         if other != name:
             found.append(
-                ("inputs", f"{other!r} and {name!r} both map to task id {task_id}: rename one of them")
+                ("inputs", f"{other!r} and {name!r} both map to task id {input_id}: rename one of them")
             )
     return found
 
@@ -87,34 +93,33 @@ def check_inputs(inputs: Mapping[str, str]) -> None:
         raise ConfigError("; ".join(reason for _, reason in problems), problems)
 
 
-def plan_tasks(inputs: list[BlobInfo]) -> dict[str, BlobInfo]:
-    """Task id for every input; bad inputs raise one ``ConfigError`` naming each problem."""
-    check_inputs({blob.name: blob.md5 for blob in inputs})
-    return {task_id_for(blob.name, blob.md5): blob for blob in inputs}
+def node_path(input_id: str, blob_name: str) -> str:
+    """Where an input lands on the node: a folder of its own (inputs of one task may share
+    a base name), under its base name, as nodetask names outputs by it."""
+    return f"input/{input_id}/{blob_name.rsplit('/', 1)[-1]}"
 
 
-def node_path(blob_name: str) -> str:
-    """Where an input lands on the node: its base name, as nodetask names outputs by it."""
-    return "input/" + blob_name.rsplit("/", 1)[-1]
+def output_prefix(job_set: str, input_id: str) -> str:
+    """Where an input's results go: every job of a set shares the prefix ``JOB_SET/``."""
+    return f"{job_set}/{input_id}/"
 
 
-def output_prefix(job_set: str, task_id: str) -> str:
-    """Where a task writes: every job of a set shares the prefix ``JOB_SET/``."""
-    return f"{job_set}/{task_id}/"
-
-
-def result_blob_names(job_set: str, task_id: str, input_name: str) -> tuple[str, str]:
-    """The (result, counts) blobs a task over ``input_name`` uploads, by nodetask's contract."""
-    prefix = output_prefix(job_set, task_id)
+def result_blob_names(job_set: str, input_id: str, input_name: str) -> tuple[str, str]:
+    """The (result, counts) blobs nodetask uploads for ``input_name``, by its contract."""
+    prefix = output_prefix(job_set, input_id)
     base = input_name.rsplit("/", 1)[-1]
     return prefix + nodetask.result_name(base, OUTPUT_FORMAT), prefix + nodetask.counts_name(base)
 
 
+def error_blob_name(job_set: str, input_id: str, input_name: str) -> str:
+    """The blob nodetask uploads for an input it could not count, by its contract."""
+    return output_prefix(job_set, input_id) + nodetask.error_name(input_name.rsplit("/", 1)[-1])
+
+
 def build_task(
-    task_id: str,
-    blob: BlobInfo,
+    plan: TaskPlan,
     *,
-    input_url: str,
+    input_urls: Mapping[str, str],
     output_container_url: str,
     output_sas: str,
     job_set: str,
@@ -122,16 +127,16 @@ def build_task(
     limits: TaskLimits,
     nodetask_command: str = NODETASK_COMMAND,
 ) -> batch_models.BatchTaskCreateOptions:
-    """One task: the input as a resource file, nodetask on it, the SAS in the environment."""
-    arguments = [
-        "--filepath",
-        node_path(blob.name),
+    """One task: its inputs as resource files, nodetask on each (results under the input's
+    own prefix), the SAS in the environment. ``input_urls``: blob name -> URL with a read SAS."""
+    arguments: list[str] = []
+    for input_id, blob in plan.inputs:
+        arguments += ["--input", node_path(input_id, blob.name), output_prefix(job_set, input_id)]
+    arguments += [
         "--numwords",
         str(numwords),
         "--container-url",
         output_container_url,
-        "--blob-prefix",
-        output_prefix(job_set, task_id),
         "--format",
         OUTPUT_FORMAT,
         "--quiet",
@@ -139,10 +144,15 @@ def build_task(
     # /bin/sh expands the node's shared directory; every argument is quoted.
     script = f"exec {nodetask_command} " + " ".join(shlex.quote(argument) for argument in arguments)
     return batch_models.BatchTaskCreateOptions(
-        id=task_id,
-        display_name=blob.name[:1024],
+        id=plan.task_id,
+        display_name=plan.display_name,
         command_line=f"/bin/sh -c {shlex.quote(script)}",
-        resource_files=[batch_models.ResourceFile(http_url=input_url, file_path=node_path(blob.name))],
+        resource_files=[
+            batch_models.ResourceFile(
+                http_url=input_urls[blob.name], file_path=node_path(input_id, blob.name)
+            )
+            for input_id, blob in plan.inputs
+        ],
         environment_settings=[batch_models.EnvironmentSetting(name=nodetask.SAS_ENV, value=output_sas)],
         constraints=batch_models.BatchTaskConstraints(
             max_wall_clock_time=limits.max_wall_clock,
@@ -150,3 +160,17 @@ def build_task(
             max_task_retry_count=limits.max_retries,
         ),
     )
+
+
+def task_inputs(task: batch_models.BatchTask) -> list[tuple[str, str]]:
+    """(input id, blob name) of every input a task counts, from its resource files: the
+    service's own record. A task from before packing (``input/NAME``) is its input's id."""
+    found: list[tuple[str, str]] = []
+    for resource in task.resource_files or []:
+        if not resource.http_url or not resource.file_path:
+            continue
+        name = BlobClient.from_blob_url(resource.http_url).blob_name
+        parts = resource.file_path.split("/")
+        input_id = parts[1] if len(parts) == 3 and parts[0] == "input" else str(task.id)
+        found.append((input_id, name))
+    return found

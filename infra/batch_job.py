@@ -42,6 +42,9 @@ UPDATE_FIELDS = (
     "wait_timeout_seconds",
     # A new release reaches the jobs submitted from now on (their preparation task installs it).
     "nodetask",
+    # How inputs are packed into tasks: for the tasks submitted from now on.
+    "task_bytes",
+    "pool_slots",
 )
 OUTPUT_FIELDS = ("job_ids", "state", "task_counts", "tasks", "top_words", "total_words")
 REQUIRED = ("job_id", "pool_id", "batch_endpoint", "storage_endpoint", "input_container", "output_container")
@@ -125,6 +128,8 @@ class BatchJobInputs:
                 ),
                 job_max_wall_clock=timedelta(hours=int(props.get("job_max_wall_clock_hours", 24))),
                 nodetask=release,
+                task_bytes=int(props.get("task_bytes", batchwords.TASK_BYTES)),
+                pool_slots=int(props.get("pool_slots", 1)),
             )
         except batchwords.ConfigError as exc:
             problems = [(_FIELD_NAMES.get(name, name), reason) for name, reason in exc.problems] + problems
@@ -250,6 +255,8 @@ class BatchJob(pulumi.dynamic.Resource):
         wait: pulumi.Input[bool] = True,
         wait_timeout_seconds: pulumi.Input[int] = 1800,
         nodetask: pulumi.Input[Mapping[str, Any]] | None = None,
+        task_bytes: pulumi.Input[int] = batchwords.TASK_BYTES,
+        pool_slots: pulumi.Input[int] = 1,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {
@@ -268,6 +275,8 @@ class BatchJob(pulumi.dynamic.Resource):
             "wait": wait,
             "wait_timeout_seconds": wait_timeout_seconds,
             "nodetask": nodetask,
+            "task_bytes": task_bytes,
+            "pool_slots": pool_slots,
         }
         props.update(dict.fromkeys(OUTPUT_FIELDS))
         super().__init__(_BatchJobProvider(), name, props, opts)

@@ -41,9 +41,17 @@ class StackConfig:
     entra_only: bool
     wait_for_job: bool
     wait_timeout_seconds: int
+    #: Input bytes per task: smaller files are packed together (``batchwords:taskBytes``).
+    task_bytes: int = batchwords.TASK_BYTES
     #: Explicit account names; None derives a stable one per stack (see infra.naming).
     storage_account_name: str | None = None
     batch_account_name: str | None = None
+
+    @property
+    def pool_slots(self) -> int:
+        """Task slots of the pool at its planned size: a small job is spread over them."""
+        nodes = self.max_nodes if self.autoscale else self.dedicated_nodes + self.spot_nodes
+        return max(nodes, 1) * self.task_slots_per_node
 
     @property
     def input_files(self) -> dict[str, Path]:
@@ -87,6 +95,10 @@ def load(config: pulumi.Config | None = None, stack: str | None = None, root: Pa
     job_id = config.get("jobId") or f"batchwords-{stack}"
     if not JOB_ID.fullmatch(job_id):
         raise fail("jobId", f"{job_id!r} must be 1 to 60 letters, digits, '-' or '_'")
+    try:
+        task_bytes = batchwords.parse_size(config.get("taskBytes") or batchwords.TASK_BYTES)
+    except ValueError as exc:
+        raise fail("taskBytes", str(exc)) from exc
     names: dict[str, str | None] = {}
     for key in ("storageAccountName", "batchAccountName"):
         name = config.get(key) or None
@@ -115,6 +127,7 @@ def load(config: pulumi.Config | None = None, stack: str | None = None, root: Pa
         wait_timeout_seconds=integer("waitTimeoutSeconds", 1800, 0),
         storage_account_name=names["storageAccountName"],
         batch_account_name=names["batchAccountName"],
+        task_bytes=task_bytes,
     )
     try:
         values.input_files  # noqa: B018 (checked now, with the key and stack file named)

@@ -132,6 +132,8 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         wait=config.wait_for_job,
         wait_timeout_seconds=config.wait_timeout_seconds,
         nodetask=release.apply(nodetask_props),
+        task_bytes=config.task_bytes,
+        pool_slots=config.pool_slots,
         opts=pulumi.ResourceOptions(depends_on=[compute.pool, inputs, *identity.assignments.values()]),
     )
     return {

@@ -113,6 +113,11 @@ def _seconds(view: TaskView) -> str:
     return "" if seconds is None else f"{seconds:.1f} s"
 
 
+def _inputs_cell(inputs: list[str]) -> str:
+    """A task's inputs in one cell: a packed task's first and how many more (all in --json)."""
+    return inputs[0] if len(inputs) == 1 else f"{inputs[0]} and {len(inputs) - 1} more" if inputs else ""
+
+
 def tasks(args: argparse.Namespace) -> int:
     views = TaskViews(clients(args).need_batch()).tasks(args.job)
     columns = [
@@ -130,7 +135,7 @@ def tasks(args: argparse.Namespace) -> int:
             "" if view.exit_code is None else view.exit_code,
             view.node or "",
             _seconds(view),
-            ", ".join(view.inputs),
+            _inputs_cell(view.inputs),
         )
         for view in views
     ]

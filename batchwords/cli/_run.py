@@ -10,6 +10,7 @@ from typing import Any
 
 from .._credentials import resolve_credentials
 from .._exceptions import ConfigError
+from .._packing import TASK_BYTES, parse_size
 from ._output import Progress, render
 from ._settings import config_dir, load_settings
 from ._summary import build_summary, closing_lines, summary_json, write_summary
@@ -36,6 +37,12 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--nodes", type=int, default=2, help="local nodes in the pool (default 2)")
     run.add_argument("--slots", type=int, default=2, help="task slots per node (default 2)")
     run.add_argument(
+        "--task-bytes",
+        metavar="SIZE",
+        help="input bytes per Batch task: smaller files are packed into one task up to this, "
+        f"larger ones run alone (e.g. 64MB; default {TASK_BYTES // 1024**2}MiB, or your config)",
+    )
+    run.add_argument(
         "--json", action="store_true", help="print the run's summary.json document instead of the tables"
     )
     run.add_argument("--batch-endpoint", help="use this Batch service instead of starting localbatch")
@@ -58,6 +65,11 @@ def run_command(args: argparse.Namespace) -> int:
         raise ConfigError(f"--nodes must be at least 1: a pool without nodes runs nothing (got {args.nodes})")
     if not 1 <= args.slots <= MAX_SLOTS:
         raise ConfigError(f"--slots must be 1 to {MAX_SLOTS} task slots per node (got {args.slots})")
+    task_bytes = args.task_bytes or load_settings().get("task_bytes") or TASK_BYTES
+    try:
+        task_bytes = parse_size(task_bytes)
+    except ValueError as exc:
+        raise ConfigError(f"--task-bytes: {exc}") from exc
     pipeline = offline()
     given = None
     if args.batch_endpoint or args.storage_endpoint:
@@ -82,6 +94,7 @@ def run_command(args: argparse.Namespace) -> int:
             say=progress.say,
             progress=progress.tasks,
             follow_links=args.follow_links,
+            task_bytes=task_bytes,
         )
     finally:
         progress.close()

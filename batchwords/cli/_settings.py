@@ -14,6 +14,7 @@ import platformdirs
 
 from .._env import BATCH_ENDPOINT, CONFIG_DIR, STORAGE_ENDPOINT
 from .._exceptions import ConfigError
+from .._packing import TASK_BYTES, parse_size
 
 APP = "batchwords"
 #: Keys of the user config file and what they mean.
@@ -22,6 +23,7 @@ KEYS = {
     "storage_endpoint": "blob endpoint, e.g. https://ACCOUNT.blob.core.windows.net",
     "stack": "Pulumi stack whose outputs give the endpoints",
     "numwords": "default number of top words",
+    "task_bytes": "input bytes per task (smaller files are packed together), e.g. 64MB",
     "log_level": "logging level: WARNING, INFO or DEBUG",
 }
 #: What each key is when it is not set.
@@ -30,6 +32,7 @@ DEFAULTS: dict[str, object] = {
     "storage_endpoint": "(none: --local, flags, environment or stack)",
     "stack": "(none)",
     "numwords": 10,
+    "task_bytes": f"{TASK_BYTES // 1024**2}MiB",
     "log_level": "WARNING",
 }
 
@@ -64,6 +67,11 @@ def set_setting(key: str, value: str) -> Path:
         if not value.isdigit() or int(value) < 1:
             raise ConfigError(f"numwords must be a whole number of at least 1 (got {value!r})")
         parsed = int(value)
+    if key == "task_bytes":
+        try:
+            parse_size(value)
+        except ValueError as exc:
+            raise ConfigError(f"task_bytes: {exc}") from exc
     if key == "log_level" and value.upper() not in ("WARNING", "INFO", "DEBUG"):
         raise ConfigError(f"log_level must be WARNING, INFO or DEBUG (got {value!r})")
     settings = load_settings()

@@ -47,7 +47,7 @@ def _seconds(value: float | None) -> float | None:
 
 def _file_entry(name: str, task: TaskResult, job_set: str, folder: Path, numwords: int) -> dict[str, Any]:
     result = task.result or {}
-    result_blob = result_blob_names(job_set, task.task_id, name)[0]
+    result_blob = result_blob_names(job_set, task.input_id, name)[0]
     downloaded = folder / result_blob
     return {
         "input": name,

@@ -26,6 +26,7 @@ from .._env import NODE_PYTHON
 from .._exceptions import BatchServiceError, ConfigError
 from .._inputs import Inputs, select_inputs
 from .._jobset import JobSet, JobSetOutputs
+from .._packing import TASK_BYTES
 from .._pool import NodetaskRelease, nodetask_start_task, pool_options, wheels_digest
 from .._spec import JobSpec
 from .._storage import Storage, md5_base64
@@ -127,6 +128,7 @@ def run_offline(
     say: Say = print,
     progress: Callable[[TaskCounts], None] | None = None,
     follow_links: bool = False,
+    task_bytes: int = TASK_BYTES,
 ) -> RunResult:
     """The whole pipeline offline; the services are stopped even when it fails."""
     check_output_dir(output_dir)
@@ -141,6 +143,8 @@ def run_offline(
         input_container=CONTAINERS["input"],
         output_container=CONTAINERS["output"],
         numwords=numwords,
+        task_bytes=task_bytes,
+        pool_slots=nodes * slots,
     )
     timings: dict[str, float] = {}
     started = time.perf_counter()

@@ -107,7 +107,10 @@ def submit(
     batch: Batch, storage: Storage, blob_service: BlobServiceClient, wheelhouse: Path, tmp_path: Path
 ) -> tuple[JobSet, dict[str, str]]:
     release = install_pool(storage, batch, blob_service, wheelhouse, "app", nodes=1, slots=1)
-    spec = JobSpec("killed", "pool", "input", "output", limits=TaskLimits(max_retries=3), nodetask=release)
+    # One task per input (task_bytes=1), so the run can be killed with some tasks done and some not.
+    spec = JobSpec(
+        "killed", "pool", "input", "output", limits=TaskLimits(max_retries=3), nodetask=release, task_bytes=1
+    )
     storage.ensure_container("input")
     inputs = {blob.name: blob.md5 for blob, _ in storage.upload_folder(inputs_folder(tmp_path), "input")}
     job_set = JobSet(batch, storage, spec)

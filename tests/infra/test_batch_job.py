@@ -116,7 +116,9 @@ def test_create_update_delete(emulators, env, pool, tmp_path, capsys):
     assert {task["state"] for task in outs["tasks"].values()} == {"completed"}
     assert_no_secret(str(outs), env)
     # Progress for Pulumi's verbose log: the provider host's stderr.
-    assert f"batchwords: job set {spec.job_set}: 4/4 tasks done, 0 failed" in capsys.readouterr().err
+    # The provider packs small inputs: the four samples are one task.
+    assert len({task["task_id"] for task in outs["tasks"].values()}) == 1
+    assert f"batchwords: job set {spec.job_set}: 1/1 tasks done, 0 failed" in capsys.readouterr().err
 
     # One more file: exactly one new task, in a follow-up job; outputs cover all inputs.
     extra = tmp_path / "extra"
@@ -129,7 +131,7 @@ def test_create_update_delete(emulators, env, pool, tmp_path, capsys):
     assert updated["job_ids"] == [spec.job_set, f"{spec.job_set}-1"]
     follow_up = emulators.batch.tasks(f"{spec.job_set}-1")
     assert [task.display_name for task in follow_up] == ["extra.txt"]
-    assert len(emulators.batch.tasks(spec.job_set)) == len(props["inputs"])
+    assert len(emulators.batch.tasks(spec.job_set)) == 1  # untouched: the first job's one task
     everything = all_words(DATA) + all_words(extra)
     assert updated["top_words"] == [list(item) for item in ranked(everything, 5)]
     assert updated["top_words"][0] == ["zebra", 100]
@@ -152,7 +154,7 @@ def test_wait_is_bounded_and_read_completes_later(emulators, env):
     outs = outs_of(created)
     assert outs["state"] == "running"
     assert outs["top_words"] == []
-    assert outs["task_counts"]["active"] == len(outs["inputs"])
+    assert outs["task_counts"]["active"] == 1  # the four small samples, packed into one task
     assert outs_of(_BatchJobProvider().read(str(created.id), outs))["state"] == "running"
 
 
@@ -202,7 +204,8 @@ def test_provider_and_offline_run_give_identical_outputs(emulators, env, azurite
         output_container=offline.CONTAINERS["output"],
     )
     upload_samples(emulators, spec)
-    props = batch_job_props(emulators, spec=spec)
+    # The offline pool's slots (1 node x 2 slots), so both pack the inputs into the same tasks.
+    props = batch_job_props(emulators, spec=spec, pool_slots=2)
     provided = outs_of(_BatchJobProvider().create(props))
     expected = run.outputs.to_dict()
     assert {name: provided[name] for name in expected} == expected

@@ -88,6 +88,8 @@ class Emulators:
             "numwords": 10,
             "limits": TaskLimits(max_retries=1),
             "nodetask": self.release,
+            # One task per input: tests of packing ask for it (tests/batchwords/test_packing.py).
+            "task_bytes": 1,
         }
         values.update(overrides)
         return JobSpec(**values)  # type: ignore[arg-type]
