@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,8 @@ class TaskResult:
     end_time: datetime | None = None
     #: The input's content-addressed id: its results' prefix (the task id when it ran alone).
     input_id: str = ""
+    #: The blob of its nodetask result, when it was counted.
+    result_blob: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -112,10 +114,18 @@ def task_results(
         result
         for job_id in job_ids
         for task in batch.tasks(job_id)
-        for result in _input_results(
-            batch, storage, spec, task, job_id=job_id, outputs=by_name, read_outputs=read_outputs
-        )
+        for result in _input_results(batch, storage, spec, task, job_id=job_id, outputs=by_name)
     ]
+    if read_outputs:
+        # Every counted input's result, read many at a time (thousands of small blobs).
+        names = [result.result_blob for result in results if result.result_blob and not result.failure]
+        documents = storage.read_blobs(spec.output_container, names)
+        results = [
+            replace(result, result=json.loads(documents[result.result_blob]))
+            if result.result_blob in documents
+            else result
+            for result in results
+        ]
     return sorted(results, key=lambda result: (result.input_name, result.task_id))
 
 
@@ -146,7 +156,6 @@ def _input_results(
     *,
     job_id: str,
     outputs: dict[str, BlobInfo],
-    read_outputs: bool,
 ) -> list[TaskResult]:
     """One result per input of a task: an input's own blobs decide its outcome, so one
     input that could not be counted fails alone, and the task's failure is reported for
@@ -176,9 +185,6 @@ def _input_results(
                     f"{spec.output_container}; submit the input again to recompute it"
                 )
         result_blob = outputs.get(result_name)
-        result = None
-        if read_outputs and counted and result_blob is not None:
-            result = json.loads(storage.read_blob(spec.output_container, result_blob.name))
         results.append(
             TaskResult(
                 task_id=task_id,
@@ -186,7 +192,6 @@ def _input_results(
                 state=text(task.state),
                 exit_code=exit_code,
                 output_url=result_blob.url if result_blob is not None else None,
-                result=result,
                 failure=failure,
                 stderr_tail=stderr_tail if failure is not None and failure == task_failure else None,
                 counts_blob=counts_name if counts_name in outputs else None,
@@ -194,6 +199,7 @@ def _input_results(
                 start_time=info.start_time if info is not None else None,
                 end_time=info.end_time if info is not None else None,
                 input_id=input_id,
+                result_blob=result_name if counted else None,
             )
         )
     return results
@@ -213,13 +219,12 @@ def collect(
         for task in task_results(batch, storage, spec, job_ids, outputs=outputs)
         if input_ids is None or task.input_id in input_ids
     ]
-    merged = merge_counts(
-        [
-            storage.read_blob(spec.output_container, task.counts_blob)
-            for task in tasks
-            if task.failure is None and task.result is not None and task.counts_blob is not None
-        ]
-    )
+    counted = [
+        task.counts_blob
+        for task in tasks
+        if task.failure is None and task.result is not None and task.counts_blob is not None
+    ]
+    merged = merge_counts(list(storage.read_blobs(spec.output_container, counted).values()))
     return JobResults(
         tasks=tasks,
         top_words=nodetask.top_words(merged, spec.numwords),

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
@@ -26,7 +24,6 @@ from azure.storage.blob import (
     BlobServiceClient,
     ContainerClient,
     ContainerSasPermissions,
-    ContentSettings,
     ExponentialRetry,
     UserDelegationKey,
     generate_blob_sas,
@@ -37,6 +34,15 @@ from ._credentials import sign_in_failure
 from ._exceptions import BatchwordsError, ConfigError, StorageError
 from ._inputs import select_inputs
 from ._roles import waiting_for_roles
+from ._transfer import (
+    TRANSFER_CONCURRENCY,
+    bounded,
+    download_to,
+    md5_file,
+    pooled_transport,
+    read,
+    upload_if_changed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +56,6 @@ MAX_USER_DELEGATION = timedelta(days=7)
 KEY_MARGIN = timedelta(minutes=10)
 
 Progress = Callable[[int, int, str], None]
-#: Uploads in flight at once (bounded, as azcopy does).
-UPLOAD_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -90,11 +94,8 @@ def sas_lifetime(
 
 
 def md5_base64(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return base64.b64encode(digest.digest()).decode("ascii")
+    """The file's MD5 in base64, as Storage reports a blob's Content-MD5."""
+    return md5_file(path)
 
 
 def _storage_error(action: str, exc: Exception) -> BatchwordsError:
@@ -113,9 +114,16 @@ def _storage_error(action: str, exc: Exception) -> BatchwordsError:
 
 
 class Storage:
-    """One storage account, through azure-storage-blob."""
+    """One storage account, through azure-storage-blob; uploads, downloads and reads of many
+    blobs run ``concurrency`` at a time."""
 
-    def __init__(self, account_url: str, credential: AzureNamedKeyCredential | TokenCredential) -> None:
+    def __init__(
+        self,
+        account_url: str,
+        credential: AzureNamedKeyCredential | TokenCredential,
+        *,
+        concurrency: int = TRANSFER_CONCURRENCY,
+    ) -> None:
         parts = urlsplit(account_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(
@@ -127,6 +135,9 @@ class Storage:
                 f"storage endpoint {self.account_url} is not https: Entra ID tokens go over https only; use "
                 "the account's https endpoint, or Shared Key (BATCHWORDS_STORAGE_KEY...) for Azurite"
             )
+        if concurrency < 1:
+            raise ConfigError(f"transfer concurrency must be at least 1, not {concurrency}")
+        self.concurrency = concurrency
         self._credential = credential
         shared = (
             {"account_name": credential.named_key.name, "account_key": credential.named_key.key}
@@ -142,8 +153,7 @@ class Storage:
             retry_policy=ExponentialRetry(
                 initial_backoff=1, increment_base=2, retry_total=2, random_jitter_range=1
             ),
-            connection_timeout=10,
-            read_timeout=60,
+            transport=pooled_transport(concurrency, connection_timeout=10, read_timeout=60),
         )
         self._delegation: tuple[UserDelegationKey, datetime] | None = None
 
@@ -237,35 +247,24 @@ class Storage:
     def upload_files(
         self, container: str, files: Mapping[str, Path], *, prefix: str = "", progress: Progress | None = None
     ) -> list[tuple[BlobInfo, bool]]:
-        """Upload files (blob name -> local path), at most ``UPLOAD_CONCURRENCY`` at once;
-        a blob under ``prefix`` whose MD5 already matches is skipped. Returns each blob
-        (in the order given) and whether it was uploaded."""
-        existing = {blob.name: blob for blob in self.list_blobs(container, prefix)}
+        """Upload files (blob name -> local path), ``concurrency`` at once; a blob under
+        ``prefix`` whose MD5 already matches the file's is skipped (the container is listed
+        once). Returns each blob (in the order given) and whether it was uploaded;
+        ``progress`` is called as each file is done."""
+        existing = {blob.name: blob.md5 for blob in self.list_blobs(container, prefix)}
+        client = self._container(container)
 
-        def upload(name: str, path: Path) -> tuple[BlobInfo, bool]:
-            md5 = md5_base64(path)
-            changed = existing.get(name) is None or existing[name].md5 != md5
-            if changed:
-                try:
-                    with path.open("rb") as data:
-                        self._container(container).upload_blob(
-                            name,
-                            data,
-                            overwrite=True,
-                            validate_content=True,
-                            content_settings=ContentSettings(content_md5=bytearray(base64.b64decode(md5))),
-                        )
-                except AzureError as exc:
-                    raise _storage_error(f"uploading {path} to {container}/{name}", exc) from exc
-            return BlobInfo(name, path.stat().st_size, md5, self.blob_url(container, name)), changed
+        def upload(item: tuple[str, Path]) -> tuple[BlobInfo, bool]:
+            name, path = item
+            try:
+                size, md5, uploaded = upload_if_changed(client, name, path, existing.get(name))
+            except AzureError as exc:
+                raise _storage_error(f"uploading {path} to {container}/{name}", exc) from exc
+            return BlobInfo(name, size, md5, self.blob_url(container, name)), uploaded
 
-        results: list[tuple[BlobInfo, bool]] = []
-        with ThreadPoolExecutor(UPLOAD_CONCURRENCY) as pool:
-            for index, result in enumerate(pool.map(upload, files.keys(), files.values()), start=1):
-                results.append(result)
-                if progress is not None:
-                    progress(index, len(files), result[0].name)
-        return results
+        return bounded(
+            upload, list(files.items()), concurrency=self.concurrency, done=_reporting(progress, len(files))
+        )
 
     def sync_files(
         self, container: str, files: Mapping[str, Path], *, previous: Iterable[str] = ()
@@ -276,8 +275,7 @@ class Storage:
         blobs and the deleted names."""
         results = self.upload_files(container, files)
         gone = sorted(set(previous) - set(files))
-        for name in gone:
-            self.delete_blob(container, name)
+        bounded(lambda name: self.delete_blob(container, name), gone, concurrency=self.concurrency)
         return results, gone
 
     def delete_blob(self, container: str, name: str) -> bool:
@@ -291,27 +289,56 @@ class Storage:
         return True
 
     def read_blob(self, container: str, name: str) -> bytes:
+        """One blob's bytes; a missing one is a ``StorageError`` naming it."""
+        return self._read(self._container(container), container, name)
+
+    def read_blobs(self, container: str, names: Iterable[str]) -> dict[str, bytes]:
+        """Several blobs' bytes (name -> bytes), ``concurrency`` at once; a missing one is a
+        ``StorageError`` naming it."""
+        wanted = list(dict.fromkeys(names))
+        client = self._container(container)
+        contents = bounded(
+            lambda name: self._read(client, container, name), wanted, concurrency=self.concurrency
+        )
+        return dict(zip(wanted, contents, strict=True))
+
+    def _read(self, client: ContainerClient, container: str, name: str) -> bytes:
         try:
-            return self._container(container).download_blob(name, validate_content=True).readall()
+            return read(client, name)
         except ResourceNotFoundError as exc:
             raise StorageError(f"blob {container}/{name} does not exist") from exc
         except (AzureError, OSError) as exc:
             raise _storage_error(f"reading {container}/{name}", exc) from exc
 
-    def download(self, container: str, dest: Path, *, prefix: str = "") -> list[Path]:
-        """Download every blob under ``prefix`` into ``dest``, keeping their paths."""
-        written: list[Path] = []
+    def download(
+        self, container: str, dest: Path, *, prefix: str = "", progress: Progress | None = None
+    ) -> list[Path]:
+        """Download every blob under ``prefix`` into ``dest``, keeping their paths, ``concurrency``
+        at once. Each file is written whole (a ``.partial`` renamed when complete); a blob
+        name that would leave ``dest`` is refused before anything is written."""
         root = dest.resolve()
+        targets: list[tuple[str, Path]] = []
         for blob in self.list_blobs(container, prefix):
             target = (root / blob.name).resolve()
-            if not target.is_relative_to(root):
+            if not target.is_relative_to(root) or target == root:
                 raise StorageError(f"blob name {blob.name!r} would leave {dest}; not downloaded")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(target.name + ".partial")
-            partial.write_bytes(self.read_blob(container, blob.name))
-            partial.replace(target)
-            written.append(target)
-        return written
+            targets.append((blob.name, target))
+        client = self._container(container)
+
+        def fetch(item: tuple[str, Path]) -> Path:
+            name, target = item
+            try:
+                return download_to(client, name, target)
+            except ResourceNotFoundError as exc:
+                raise StorageError(f"blob {container}/{name} does not exist") from exc
+            except OSError as exc:
+                if exc.errno is not None:  # the local file system (disk full, no permission...)
+                    raise
+                raise _storage_error(f"reading {container}/{name}", exc) from exc
+            except AzureError as exc:
+                raise _storage_error(f"reading {container}/{name}", exc) from exc
+
+        return bounded(fetch, targets, concurrency=self.concurrency, done=_reporting(progress, len(targets)))
 
     # -- SAS ---------------------------------------------------------------
 
@@ -380,3 +407,12 @@ class Storage:
     def _protocol(self) -> str:
         # HTTPS only in Azure; the emulators listen on plain http on loopback.
         return "https" if self.account_url.startswith("https://") else "https,http"
+
+
+def _reporting(
+    progress: Progress | None, total: int
+) -> Callable[[int, tuple[str, object], object], None] | None:
+    """A ``bounded`` callback that reports (done, total, blob name) as each transfer ends."""
+    if progress is None:
+        return None
+    return lambda count, item, _result: progress(count, total, item[0])

@@ -137,10 +137,10 @@ def test_a_download_that_breaks_off_is_one_line(emulators, pool, mocker, capsys,
     job_set = emulators.job_set(spec)
     job_set.submit(upload_samples(emulators, spec))
     assert job_set.wait(timeout=120, poll_interval=0.2)[1]
-    mocker.patch(
-        "azure.storage.blob.StorageStreamDownloader.readall",
-        side_effect=ChunkedEncodingError("Connection broken: IncompleteRead(12 bytes read)"),
-    )
+    broken = ChunkedEncodingError("Connection broken: IncompleteRead(12 bytes read)")
+    # Downloads stream into their file (readinto); single reads take the bytes (readall).
+    for method in ("readall", "readinto"):
+        mocker.patch(f"azure.storage.blob.StorageStreamDownloader.{method}", side_effect=broken)
     for name, value in zip(
         KEYS,
         (
