@@ -43,13 +43,16 @@ typecheck: $(PY_STAMP)
 wheel: $(PY_STAMP)
 	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir build/wheels ./nodetask
 
-## bench: nodetask throughput and memory, localbatch task rates, batchwords submit/monitor (SIZES in MB, e.g. make bench SIZES="100 1000")
+## bench: nodetask throughput and memory, its install and fixed cost per task, transfers, localbatch task rates, batchwords submit/monitor, end to end (SIZES in MB, e.g. make bench SIZES="100 1000")
 SIZES ?= 100
 bench: $(PY_STAMP) $(NPM_STAMP)
 	$(BIN)/python bench/nodetask_bench.py --sizes $(SIZES)
+	$(BIN)/python bench/install_bench.py
+	$(BIN)/python bench/task_cost_bench.py --inputs 100
+	$(BIN)/python bench/transfer_bench.py
 	$(BIN)/python bench/localbatch_bench.py --tasks 10000
 	$(BIN)/python bench/submit_bench.py --inputs 10000
-	$(BIN)/python bench/e2e_bench.py --files 3 30 300
+	$(BIN)/python bench/e2e_bench.py --files 3 30 300 3000
 
 clean:
 	rm -rf $(VENV) node_modules build dist bench/corpus

@@ -1,8 +1,8 @@
 """Submitting and monitoring a large job through batchwords, against localbatch + Azurite.
 
 Uploads N tiny inputs, submits one task per input with ``JobSet.submit``
-(tasks run ``true`` instead of nodetask: this measures the library, not the
-counting), then monitors with ``JobSet.wait`` and prints: the submit time,
+(packing off, ``task_bytes=1``; tasks run ``true`` instead of nodetask: this
+measures the library, not the counting), then monitors with ``JobSet.wait`` and prints: the submit time,
 the requests made while monitoring (one per poll, however many tasks), and the
 time from the last task's completion to the library noticing it.
 
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                     output_container="output",
                     limits=TaskLimits(max_wall_clock=timedelta(minutes=5), max_retries=1),
                     nodetask_command="true",
+                    task_bytes=1,  # one task per input: the library with 10,000 tasks, not packing
                 )
                 folder = root / "inputs"
                 folder.mkdir()
