@@ -43,6 +43,9 @@ BLOCK_WORDS = 400_000
 #: Base words of the large-vocabulary corpus; with capitalised forms that is
 #: about twice as many distinct words, all of them seen by 100 MB.
 LARGE_VOCABULARY = 200_000
+#: Base words of the huge-vocabulary corpus (``--kinds huge-vocab``): about 900k distinct
+#: words by 100 MB, near the million under which memory must stay below 300 MB.
+HUGE_VOCABULARY = 700_000
 COMMON = (
     "the of and to a in that is was he for it with as his on be at by i this had not are but from or "
     "have an they which one you were her all she there would their we him been has when who will more "
@@ -84,9 +87,12 @@ def _vocabulary(kind: str, rng: random.Random) -> tuple[list[str], list[float]]:
     if kind == "english":
         base = COMMON + _syllable_words(rng, 30_000, "etaoinshrdlucmfwypvbgk")
         exponent = 1.1
-    else:
+    elif kind == "large-vocab":
         base = _syllable_words(rng, LARGE_VOCABULARY, string.ascii_lowercase + "éüößçñ")
         exponent = 0.8
+    else:  # huge-vocab: close to a million distinct words, for the memory target
+        base = _syllable_words(rng, HUGE_VOCABULARY, string.ascii_lowercase + "éüößçñ")
+        exponent = 0.5
     words: list[str] = []
     weights: list[float] = []
     for rank, word in enumerate(base, start=1):
@@ -281,7 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100], help="corpus sizes in MB")
     parser.add_argument(
-        "--kinds", nargs="+", choices=("english", "large-vocab"), default=["english", "large-vocab"]
+        "--kinds",
+        nargs="+",
+        choices=("english", "large-vocab", "huge-vocab"),
+        default=["english", "large-vocab"],
     )
     parser.add_argument("--corpus-dir", type=Path, default=ROOT / "bench" / "corpus")
     parser.add_argument(

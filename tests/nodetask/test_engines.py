@@ -284,3 +284,17 @@ class TestCountsFile:
             ("éclair", 2),
             ("kiwi", 1),
         ]
+
+    def test_arrow_top_words_cut_through_ties_as_python_does(self, tmp_path):
+        # The Arrow engine keeps its counts in Arrow (no dict per word) and selects the top there.
+        rng = random.Random(11)  # noqa: S311 (test data)
+        words = [f"w{rng.randint(0, 300)}" for _ in range(5000)] + ["é", "Z", "a", "Ä"] * 17
+        path = write(tmp_path, " ".join(words).encode())
+        arrow, python = (count_file(path, engine=engine) for engine in ("arrow", "python"))
+        assert not isinstance(arrow.counts, dict)
+        for numwords in (1, 2, 3, 10, 57, 1000):
+            assert count_module.top_words(arrow.counts, numwords) == count_module.top_words(
+                python.counts, numwords
+            )
+        assert (arrow.total_words, arrow.distinct_words) == (python.total_words, python.distinct_words)
+        assert arrow.counts["w7"] == python.counts["w7"]

@@ -22,7 +22,7 @@ import re
 import string
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import as_completed
 from dataclasses import dataclass
 from types import ModuleType
@@ -55,13 +55,16 @@ AUTO_ARROW_MIN_BYTES = 2 * 1024 * 1024
 class WordCounts:
     """Every word of one input with its count, plus facts about the input."""
 
-    counts: Counter[str]
+    #: A ``Counter`` (the Python engine) or an ``ArrowCounts`` (the Arrow engine, which
+    #: keeps a large vocabulary in Arrow arrays); both read as a mapping of word to count.
+    counts: Mapping[str, int]
     bytes_read: int
     sha256: str
 
     @property
     def total_words(self) -> int:
-        return sum(self.counts.values())
+        total = getattr(self.counts, "total", None)  # Counter and ArrowCounts sum their own
+        return int(total()) if total is not None else sum(self.counts.values())
 
     @property
     def distinct_words(self) -> int:
@@ -72,13 +75,16 @@ def _rank(item: tuple[str, int]) -> tuple[int, str]:
     return (-item[1], item[0])
 
 
-def top_words(counts: Counter[str], numwords: int) -> list[tuple[str, int]]:
+def top_words(counts: Mapping[str, int], numwords: int) -> list[tuple[str, int]]:
     """The ``numwords`` most frequent words: count descending, then the word
     ascending (by code point), so ties always come out in the same order."""
+    top = getattr(counts, "top", None)  # ArrowCounts selects them in Arrow
+    if top is not None:
+        return list(top(numwords))
     return heapq.nsmallest(numwords, counts.items(), key=_rank)
 
 
-def ranked_words(counts: Counter[str]) -> list[str]:
+def ranked_words(counts: Mapping[str, int]) -> list[str]:
     """Every word in the order of :func:`top_words`."""
     # Two stable sorts instead of one on (-count, word) tuples: no tuple per word.
     words = sorted(counts)

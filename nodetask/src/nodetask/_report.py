@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import os
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -122,9 +121,9 @@ class WordCountReport:
         return "\n".join(lines) + "\n"
 
 
-def _ranked_lines(counts: Counter[str]) -> bytes:
+def _ranked_lines(counts: Mapping[str, int]) -> bytes:
     """Every ``word<TAB>count`` line in rank order, newline-terminated."""
-    if len(counts) >= ARROW_MIN_WORDS:
+    if hasattr(counts, "ranked_lines") or len(counts) >= ARROW_MIN_WORDS:
         try:
             from ._arrow import ranked_lines  # noqa: PLC0415 (imported once counting used it)
         except ImportError:
