@@ -149,6 +149,10 @@ class _Merger:
             table = pa.concat_tables(self.tables)
             summed = table.group_by("word", use_threads=False).aggregate([("count", "sum")])
             self.tables = [pa.table({"word": summed["word"], "count": summed["count_sum"]})]
+            del table, summed
+            # The allocator keeps what the merge used unless told: with a large vocabulary
+            # that is most of the process's memory.
+            pa.default_memory_pool().release_unused()
         self.rows = self.merged_rows = self.tables[0].num_rows
         return self.tables[0]
 
