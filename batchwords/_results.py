@@ -170,7 +170,8 @@ def _input_results(
         error_name = error_blob_name(spec.job_set, input_id, input_name)
         counted = result_name in outputs and counts_name in outputs
         failure = None
-        exit_code = info.exit_code if info is not None else None
+        # A counted input succeeded, whatever became of the others in its task.
+        exit_code = 0 if completed and counted else info.exit_code if info is not None else None
         if completed and not counted:
             if error_name in outputs:
                 failure, exit_code = _input_error(storage, spec.output_container, error_name)

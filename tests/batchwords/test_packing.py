@@ -120,6 +120,7 @@ class TestPackedJob:
         assert broken.result is None
         for name, task in by_input.items():
             assert task.failure is None, name
+            assert task.exit_code == 0  # counted, though its task exited 3 for broken.txt
             text = (folder / name).read_text(encoding="utf-8")
             assert task.result["total_words"] == sum(tutorial_counts(text).values())
             assert task.input_id == input_id_for(name, inputs[name])
