@@ -107,6 +107,8 @@ def test_program_graph(stack, use_stack, wheel):
         assert "--identity pool-identity-id" in start["commandLine"]
         # Each job installs the same release where a node lacks it, and its tasks run it.
         (job,) = mocks.dynamic("job_id")
+        config = stack_config.load(stack=stack)
+        assert (job.inputs["task_bytes"], job.inputs["pool_slots"]) == (config.task_bytes, config.pool_slots)
         assert job.inputs["nodetask"] == {
             "digest": digest,
             "wheels": {wheel.name: wheel_url},
@@ -281,6 +283,7 @@ def test_the_stacks_differ_where_they_should():
         ("taskRetries", "zero", "config taskRetries: is not a whole number"),
         ("jobMaxWallClockHours", "200", "config jobMaxWallClockHours: must be at most 144"),
         ("storageAccountName", "My_Store", "config storageAccountName: 'My_Store' must be 3 to 24 lowercase"),
+        ("taskBytes", "lots", "config taskBytes: 'lots' is not a size"),
     ],
 )
 def test_bad_config_names_the_key_and_the_stack_file(use_stack, key, value, message):
@@ -289,6 +292,13 @@ def test_bad_config_names_the_key_and_the_stack_file(use_stack, key, value, mess
         stack_config.load(stack="dev")
     assert message in str(bad.value)
     assert "infra/Pulumi.dev.yaml" in str(bad.value)
+
+
+def test_task_bytes_and_the_pool_slots_reach_the_job(use_stack):
+    use_stack("dev", taskBytes="64MB", taskSlotsPerNode="3")
+    config = stack_config.load(stack="dev")
+    assert config.task_bytes == 64_000_000
+    assert config.pool_slots == (config.dedicated_nodes + config.spot_nodes) * 3
 
 
 def test_empty_input_folder(use_stack, tmp_path):
