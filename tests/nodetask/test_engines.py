@@ -7,6 +7,7 @@ import hashlib
 import random
 import string
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -197,7 +198,7 @@ class TestWorkers:
     @pytest.mark.parametrize("workers", [1, 2, 3])
     def test_many_pieces_give_identical_counts_and_hash(self, tmp_path, monkeypatch, engine, workers):
         chunked(monkeypatch, engine, 4096)
-        monkeypatch.setattr(arrow_module, "MERGE_ROWS", 100)  # sum the pieces' counts often
+        monkeypatch.setattr(arrow_module, "HANDOFF_ROWS", 100)  # many small batches to Acero
         monkeypatch.setattr(count_module, "VARIANTS_LIMIT", 50)
         text = "\ufeff" + "\n".join(f"Zeile {i}: naïve—word{i % 311}, the end." for i in range(20_000))
         data = text.encode()
@@ -213,6 +214,39 @@ class TestWorkers:
         count_file(write(tmp_path, data), engine=engine, workers=2, progress=lambda d, t: seen.append((d, t)))
         assert seen[-1] == (len(data), len(data))
         assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+class TestStopping:
+    """An error or Ctrl-C mid-file stops the Arrow engine's threads, the aggregation's too."""
+
+    @staticmethod
+    def counting_threads() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("nodetask-")]
+
+    def test_interrupt_while_handing_over_stops_every_thread(self, tmp_path, monkeypatch):
+        chunked(monkeypatch, "arrow", 4096)
+        monkeypatch.setattr(arrow_module, "HANDOFF_ROWS", 50)
+        seen: list[int] = []
+
+        def interrupt(done: int, total: int) -> None:
+            seen.append(done)
+            if len(seen) == 3:
+                raise KeyboardInterrupt
+
+        data = b"alpha beta gamma delta\n" * 20_000
+        with pytest.raises(KeyboardInterrupt):
+            count_file(write(tmp_path, data), engine="arrow", workers=2, progress=interrupt)
+        assert len(seen) == 3
+        assert self.counting_threads() == []
+
+    def test_bad_byte_late_in_the_file_stops_every_thread(self, tmp_path, monkeypatch):
+        chunked(monkeypatch, "arrow", 4096)
+        data = b"alpha beta gamma delta\n" * 20_000 + b"\x00"
+        with pytest.raises(InputError, match="NUL byte"):
+            count_file(write(tmp_path, data), engine="arrow", workers=2)
+        assert self.counting_threads() == []
+        # And the engine counts the next file as usual.
+        assert count_file(write(tmp_path, b"a b a"), engine="arrow").counts == {"a": 2, "b": 1}
 
 
 class TestChoosingTheEngine:

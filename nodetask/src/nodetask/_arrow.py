@@ -1,13 +1,14 @@
-"""The word rule on Arrow compute kernels, run by a bounded pool of threads.
+"""The word rule on Arrow compute kernels: threads cut the words, Acero counts them.
 
 The kernels run outside the interpreter and release the GIL, so threads (not
-processes) spread one file over the cores. The calling thread reads the file
+processes) spread one file over the cores. The reading thread reads the file
 in pieces that end at whitespace, hashes it, and hands each piece to one of
 ``workers`` threads; at most ``workers + 1`` pieces are in flight, so memory
 does not grow with the file. A piece becomes one Arrow string (no copy), is
-validated as UTF-8, split on whitespace, stripped of ASCII punctuation and
-counted by ``value_counts``; the per-piece counts are summed by a hash
-group-by now and then, so memory grows with the vocabulary only.
+validated as UTF-8, split on whitespace and stripped of ASCII punctuation;
+its words stream, in file order, into one Acero hash aggregation on its own
+thread, whose table holds each distinct word once: memory grows with the
+vocabulary only, and even ``--workers 1`` keeps two cores busy.
 
 Why the result equals the tutorial's rule exactly:
 
@@ -26,6 +27,7 @@ Why the result equals the tutorial's rule exactly:
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -34,6 +36,7 @@ from typing import BinaryIO
 
 import pyarrow as pa  # type: ignore[import-untyped]  # no stubs, no py.typed
 import pyarrow.compute as pc  # type: ignore[import-untyped]
+from pyarrow import acero
 
 from ._count import PUNCTUATION, ProgressCallback, _binary_error, _decode_error, _long_token_error
 
@@ -43,9 +46,13 @@ from ._count import PUNCTUATION, ProgressCallback, _binary_error, _decode_error,
 CHUNK_BYTES = 4 * 1024 * 1024
 #: Smaller files are cut into smaller pieces, so that every thread gets some.
 MIN_CHUNK_BYTES = 1024 * 1024
-#: Per-piece counts held before they are summed into one table.
-MERGE_ROWS = 2_000_000
+#: Words per batch handed to the aggregation. Acero's reader source reads up to 32
+#: batches ahead of the aggregation; small batches keep what waits there near
+#: 2M words (~30 MB), whatever the file's size.
+HANDOFF_ROWS = 65_536
 BOM = b"\xef\xbb\xbf"
+#: What each piece becomes: its words, in order.
+WORDS = pa.schema([("word", pa.string())])
 #: Every code point ``str.split()`` splits on lies below U+3001 (tested).
 WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 _ASCII_SPACE = tuple(c.encode() for c in WHITESPACE if c in " \t\n\r\x0b\x0c")
@@ -107,8 +114,9 @@ def _decode(data: bytes, offset: int, path: str, errors: str) -> pa.Array:
         return _string_array(text.encode("utf-8"), pa.string())
 
 
-def count_piece(data: bytes, offset: int, *, path: str, errors: str, max_token_chars: int) -> pa.StructArray:
-    """Words and their counts in one piece of the file (a ``value_counts`` result)."""
+def piece_words(data: bytes, offset: int, *, path: str, errors: str, max_token_chars: int) -> pa.RecordBatch:
+    """Every word of one piece of the file, in order, as a one-column batch
+    (a token that was all punctuation is the empty word, dropped at the end)."""
     nul = data.find(b"\x00")
     if nul >= 0:
         raise _binary_error(path, offset + nul)
@@ -124,37 +132,95 @@ def count_piece(data: bytes, offset: int, *, path: str, errors: str, max_token_c
         longest = pc.max(pc.utf8_length(tokens)).as_py() or 0
         if longest > max_token_chars:
             raise _long_token_error(path, max_token_chars, offset + len(data))
-    return pc.value_counts(pc.ascii_trim(tokens, characters=PUNCTUATION))
+    return pa.record_batch([pc.ascii_trim(tokens, characters=PUNCTUATION)], schema=WORDS)
 
 
-class _Merger:
-    """Sums per-piece counts: held as they come, grouped into one table now and then."""
+#: Handed to the aggregation instead of a batch: stop without a result.
+_STOP = object()
+
+
+class _Stopped(Exception):
+    """Ends an abandoned aggregation (never seen outside this module)."""
+
+
+class _Aggregation:
+    """One streaming hash aggregation (Acero's) over every word, on its own thread.
+
+    Its hash table holds each distinct word once, so memory follows the
+    vocabulary, not the file; it is also faster than ``value_counts`` per piece
+    summed by ``group_by``, which it replaced (on one thread, the 100 MB
+    huge-vocabulary corpus: 1.8 s instead of 4.1 s). One thread aggregates
+    (``use_threads=False``): threads would each build a table of the whole
+    vocabulary and merge them at the end.
+
+    The calling thread hands batches over through a queue of one and so stays
+    in Python code, where Ctrl-C reaches it: a main thread blocked inside
+    Acero sees the signal only once the whole file is counted (tried).
+    :meth:`finish` ends the stream, after an error too.
+    """
 
     def __init__(self) -> None:
-        self.tables: list[pa.Table] = []
-        self.rows = 0
-        self.merged_rows = 0
+        self._handoff: queue.Queue[pa.RecordBatch | object | None] = queue.Queue(maxsize=1)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nodetask-aggregate")
+        self._result = self._thread.submit(self._run)
 
-    def add(self, counts: pa.StructArray) -> None:
-        self.tables.append(pa.table({"word": counts.field(0), "count": counts.field(1)}))
-        self.rows += len(counts)
-        # Grouping only when the held rows double keeps the total work linear.
-        if self.rows > max(MERGE_ROWS, 2 * self.merged_rows):
-            self.merge()
+    def _words(self) -> Iterator[pa.RecordBatch]:
+        while (batch := self._handoff.get()) is not None:
+            if batch is _STOP:
+                raise _Stopped  # Acero abandons the plan: no table is built
+            yield batch
 
-    def merge(self) -> pa.Table:
-        if not self.tables:
-            return pa.table({"word": pa.array([], pa.string()), "count": pa.array([], pa.int64())})
-        if len(self.tables) > 1:
-            table = pa.concat_tables(self.tables)
-            summed = table.group_by("word", use_threads=False).aggregate([("count", "sum")])
-            self.tables = [pa.table({"word": summed["word"], "count": summed["count_sum"]})]
-            del table, summed
-            # The allocator keeps what the merge used unless told: with a large vocabulary
-            # that is most of the process's memory.
-            pa.default_memory_pool().release_unused()
-        self.rows = self.merged_rows = self.tables[0].num_rows
-        return self.tables[0]
+    def _run(self) -> pa.Table:
+        reader = pa.RecordBatchReader.from_batches(WORDS, self._words())
+        plan = acero.Declaration.from_sequence(
+            [
+                acero.Declaration(
+                    "record_batch_reader_source", acero.RecordBatchReaderSourceNodeOptions(reader)
+                ),
+                acero.Declaration(
+                    "aggregate",
+                    acero.AggregateNodeOptions([([], "hash_count_all", None, "count")], keys=["word"]),
+                ),
+            ]
+        )
+        return plan.to_table(use_threads=False)
+
+    def add(self, batch: pa.RecordBatch | object | None) -> None:
+        """Hand over one batch (None: the end; ``_STOP``: give up), waiting while the last
+        one is taken."""
+        while True:
+            if self._result.done():  # it stopped early: only a bug in Arrow gets here
+                self._result.result()
+                raise RuntimeError("the word aggregation stopped before the end of the file")
+            try:
+                self._handoff.put(batch, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self, *, complete: bool) -> pa.Table | None:
+        """End the stream and wait for the aggregation: its table when ``complete``, else
+        None, at once (after an error or Ctrl-C nothing more is aggregated)."""
+        try:
+            if not self._result.done():
+                self.add(None if complete else _STOP)
+            if complete:
+                return self._result.result()
+            return None
+        finally:
+            self._thread.shutdown(wait=True)
+
+
+def _lower(words: pa.Array) -> pa.Array:
+    """``str.lower`` of every word: Arrow's ``ascii_lower`` (the same on ASCII) where a
+    word is ASCII, Python's for the rest only, so a large vocabulary makes few objects."""
+    ascii_words = pc.string_is_ascii(words)
+    lowered = pc.ascii_lower(words)
+    others = pc.invert(ascii_words)
+    if not pc.any(others).as_py():
+        return lowered
+    unicode = pa.array([word.lower() for word in words.filter(others).to_pylist()], pa.string())
+    return pc.replace_with_mask(lowered, others, unicode)
 
 
 class ArrowCounts(Mapping[str, int]):
@@ -177,12 +243,8 @@ class ArrowCounts(Mapping[str, int]):
         ``ignore_case`` lower-cases with Python's ``str.lower`` and sums what then meets."""
         table = table.filter(pc.not_equal(table["word"], ""))
         if ignore_case and table.num_rows:
-            lowered = pa.array([word.lower() for word in table["word"].to_pylist()], pa.string())
-            summed = (
-                pa.table({"word": lowered, "count": table["count"]})
-                .group_by("word", use_threads=False)
-                .aggregate([("count", "sum")])
-            )
+            table = pa.table({"word": _lower(table["word"].combine_chunks()), "count": table["count"]})
+            summed = table.group_by("word", use_threads=False).aggregate([("count", "sum")])
             table = pa.table({"word": summed["word"], "count": summed["count_sum"]})
         return cls(table["word"].combine_chunks(), table["count"].combine_chunks())
 
@@ -234,40 +296,48 @@ def count_path(
 
     Errors come out in file order: the first piece with a bad byte names it.
     """
-    merger = _Merger()
-    pending: deque[tuple[Future[pa.StructArray], int]] = deque()
+    pending: deque[tuple[Future[pa.RecordBatch], int]] = deque()
+    aggregation = _Aggregation()
+    complete = False
 
-    def collect() -> None:
+    def hand_over_oldest() -> None:
         future, end = pending.popleft()
-        merger.add(future.result())
+        words = future.result()
+        for start in range(0, len(words), HANDOFF_ROWS):
+            aggregation.add(words.slice(start, HANDOFF_ROWS))
+        del words
         if progress is not None:
             progress(end, size)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nodetask-count") as pool:
-        try:
-            with open(path, "rb") as handle:
-                chunk_bytes = min(CHUNK_BYTES, max(size // (2 * workers), MIN_CHUNK_BYTES))
-                for offset, data in _pieces(handle, path, hasher, chunk_bytes, max_token_chars):
-                    job = pool.submit(
-                        count_piece,
-                        data,
-                        offset,
-                        path=path,
-                        errors=errors,
-                        max_token_chars=max_token_chars,
-                    )
-                    pending.append((job, offset + len(data)))
-                    del data, job
-                    while len(pending) > workers:
-                        collect()
-            while pending:
-                collect()
-        except BaseException:
-            for future, _ in pending:
-                future.cancel()
-            raise
-    counts = ArrowCounts.from_table(merger.merge(), ignore_case=ignore_case)
-    # The allocator keeps what the pieces used (~120 MB): give it back.
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nodetask-count") as pool:
+            try:
+                with open(path, "rb") as handle:
+                    chunk_bytes = min(CHUNK_BYTES, max(size // (2 * workers), MIN_CHUNK_BYTES))
+                    for offset, data in _pieces(handle, path, hasher, chunk_bytes, max_token_chars):
+                        job = pool.submit(
+                            piece_words,
+                            data,
+                            offset,
+                            path=path,
+                            errors=errors,
+                            max_token_chars=max_token_chars,
+                        )
+                        pending.append((job, offset + len(data)))
+                        del data, job
+                        while len(pending) > workers:
+                            hand_over_oldest()
+                while pending:
+                    hand_over_oldest()
+            finally:
+                for future, _ in pending:
+                    future.cancel()
+        complete = True
+    finally:
+        table = aggregation.finish(complete=complete)
+    counts = ArrowCounts.from_table(table, ignore_case=ignore_case)
+    del table
+    # The allocator keeps what the counting used: give it back.
     pa.default_memory_pool().release_unused()
     return counts
 

@@ -16,6 +16,10 @@ from ._count import WordCounts, ranked_words, top_words
 #: Format tag of the full-counts file; bump it when the layout changes.
 COUNTS_FORMAT = "nodetask-counts/1"
 COUNTS_HEADER = "word\tcount"
+#: Deflate level of the counts file. Measured on the 11.8 MB of lines of a million-word
+#: vocabulary: level 3 takes 0.25 s for 5.75 MB, level 6 (gzip's default) 0.83 s for
+#: 5.32 MB; the counts file is read once, by the merge.
+COUNTS_LEVEL = 3
 #: From this many words the counts file is sorted and formatted by Arrow
 #: (0.15 s instead of 0.45 s for 323k words); below, Python is as fast.
 ARROW_MIN_WORDS = 20_000
@@ -146,7 +150,7 @@ def counts_file_bytes(counts: WordCounts) -> bytes:
     buffer = io.BytesIO()
     # mtime=0, no file name and one write (deflate's output depends on how its
     # input is cut): the same counts always give the same bytes.
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=6) as gz:
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=COUNTS_LEVEL) as gz:
         gz.write(body)
     return buffer.getvalue()
 
