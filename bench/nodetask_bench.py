@@ -1,7 +1,7 @@
 """Throughput and peak memory of nodetask against the usual ways to count words.
 
-Generates its own corpora (an English-like text and a large-vocabulary text)
-of the sizes asked for, then runs on each file, as separate processes:
+Generates its own corpora (an English-like text, a large-vocabulary text and a
+huge-vocabulary one) of the sizes asked for, then runs on each file, as separate processes:
 
 - nodetask with one worker held to one CPU, and with ``--workers 2`` on every CPU
   (the Arrow engine), and its pure-Python engine with one worker (``--engine python``);
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         "--kinds",
         nargs="+",
         choices=("english", "large-vocab", "huge-vocab"),
-        default=["english", "large-vocab"],
+        default=["english", "large-vocab", "huge-vocab"],
     )
     parser.add_argument("--corpus-dir", type=Path, default=ROOT / "bench" / "corpus")
     parser.add_argument(
