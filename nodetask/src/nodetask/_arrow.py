@@ -156,7 +156,7 @@ class _Aggregation:
     The calling thread hands batches over through a queue of one and so stays
     in Python code, where Ctrl-C reaches it: a main thread blocked inside
     Acero sees the signal only once the whole file is counted (tried).
-    :meth:`finish` ends the stream, after an error too.
+    :meth:`finish` ends the stream; :meth:`stop` abandons it.
     """
 
     def __init__(self) -> None:
@@ -198,15 +198,19 @@ class _Aggregation:
             except queue.Full:
                 continue
 
-    def finish(self, *, complete: bool) -> pa.Table | None:
-        """End the stream and wait for the aggregation: its table when ``complete``, else
-        None, at once (after an error or Ctrl-C nothing more is aggregated)."""
+    def finish(self) -> pa.Table:
+        """End the stream and wait for the aggregation's table."""
+        try:
+            self.add(None)
+            return self._result.result()
+        finally:
+            self._thread.shutdown(wait=True)
+
+    def stop(self) -> None:
+        """Give up (after an error or Ctrl-C): nothing more is aggregated, no table is built."""
         try:
             if not self._result.done():
-                self.add(None if complete else _STOP)
-            if complete:
-                return self._result.result()
-            return None
+                self.add(_STOP)
         finally:
             self._thread.shutdown(wait=True)
 
@@ -214,9 +218,8 @@ class _Aggregation:
 def _lower(words: pa.Array) -> pa.Array:
     """``str.lower`` of every word: Arrow's ``ascii_lower`` (the same on ASCII) where a
     word is ASCII, Python's for the rest only, so a large vocabulary makes few objects."""
-    ascii_words = pc.string_is_ascii(words)
     lowered = pc.ascii_lower(words)
-    others = pc.invert(ascii_words)
+    others = pc.invert(pc.string_is_ascii(words))
     if not pc.any(others).as_py():
         return lowered
     unicode = pa.array([word.lower() for word in words.filter(others).to_pylist()], pa.string())
@@ -298,7 +301,6 @@ def count_path(
     """
     pending: deque[tuple[Future[pa.RecordBatch], int]] = deque()
     aggregation = _Aggregation()
-    complete = False
 
     def hand_over_oldest() -> None:
         future, end = pending.popleft()
@@ -332,9 +334,10 @@ def count_path(
             finally:
                 for future, _ in pending:
                     future.cancel()
-        complete = True
-    finally:
-        table = aggregation.finish(complete=complete)
+    except BaseException:
+        aggregation.stop()
+        raise
+    table = aggregation.finish()
     counts = ArrowCounts.from_table(table, ignore_case=ignore_case)
     del table
     # The allocator keeps what the counting used: give it back.
