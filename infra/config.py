@@ -63,7 +63,7 @@ def load(config: pulumi.Config | None = None, stack: str | None = None, root: Pa
     """Read every value once; a bad one raises with its key and the stack file."""
     config = config or pulumi.Config()
     stack = stack or pulumi.get_stack()
-    where = f"infra/Pulumi.{stack}.yaml"
+    where = f"Pulumi.{stack}.yaml"
 
     def fail(key: str, problem: str) -> StackConfigError:
         return StackConfigError(f"config {key}: {problem}; fix it in {where} (pulumi config set {key} ...)")

@@ -389,13 +389,13 @@ def _allows(permission: dict[str, Any], action: str) -> bool:
 # -- the command ------------------------------------------------------------------
 
 
-def stack_values(stack: str, folder: Path = ROOT / "infra") -> tuple[str, dict[str, str]]:
+def stack_values(stack: str, folder: Path = ROOT) -> tuple[str, dict[str, str]]:
     """The project's name and the stack file's config, as the engine would give it."""
     path = folder / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = sorted(p.name.split(".")[1] for p in folder.glob("Pulumi.*.yaml"))
         raise StackConfigError(
-            f"no stack file {path.relative_to(folder.parent)}; stacks here: {', '.join(known)}"
+            f"no stack file {path.name}; stacks here: {', '.join(known)}"
         )
     project = yaml.safe_load((folder / "Pulumi.yaml").read_text(encoding="utf-8"))["name"]
     values = yaml.safe_load(path.read_text(encoding="utf-8")).get("config") or {}

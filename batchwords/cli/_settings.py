@@ -108,8 +108,8 @@ def stack_outputs(stack: str) -> dict[str, Any]:
             f"--stack {stack} needs the Pulumi CLI, which is not installed here; install it, or give "
             "--batch-endpoint and --storage-endpoint"
         )
-    # The Pulumi project (Pulumi.yaml and the stack files) lives in infra/.
-    project = project_root() / "infra"
+    # The Pulumi project (Pulumi.yaml and the stack files) lives at the checkout's top.
+    project = project_root()
     proc = subprocess.run(
         [pulumi, "stack", "output", "--json", "--stack", stack],
         capture_output=True,

@@ -34,7 +34,8 @@ from tests.support.emulators import batch_job_props, upload_samples
 from tests.support.words import ROOT
 
 pytestmark = pytest.mark.azurite
-PROJECT = ROOT / "infra"
+#: Where Pulumi.yaml lives: the checkout's top, where users run `pulumi up`.
+PROJECT = ROOT
 URN = "urn:pulumi:dev::batchwords::pulumi-python:dynamic:Resource::{}"
 #: A BatchJob's ``nodetask`` prop as the program sets it (the wheel read with the pool identity).
 RELEASE = {
