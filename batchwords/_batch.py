@@ -22,6 +22,7 @@ from azure.core.polling import LROPoller
 
 from ._deadline import BoundedRetry, Deadline, Policy, batch_error, error_code
 from ._exceptions import BatchServiceError, ConfigError, DeadlineError, NotFoundError, SubmitError
+from ._roles import job_role_applied
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +165,12 @@ class Batch:
             raise NotFoundError(f"not found: job {job_id} does not exist in {self.endpoint}") from exc
         except AzureError as exc:
             raise batch_error(f"reading job {job_id}", exc, self.endpoint) from exc
+
+    def wait_for_job_role(self) -> None:
+        """With Entra ID, wait (bounded, saying why) until the caller's job role applies: a
+        submission's first call. Shared Key carries every right."""
+        if not isinstance(self._credential, AzureNamedKeyCredential):
+            job_role_applied(self.endpoint, lambda: next(iter(self._client.list_jobs(max_results=1)), None))
 
     def list_jobs(self) -> list[JobInfo]:
         try:

@@ -154,6 +154,8 @@ class JobSet:
             )
             for plan in plans
         ]
+        # A job role assigned by this `pulumi up` may take minutes to apply: waited for first.
+        self.batch.wait_for_job_role()
         # One deadline and one budget of server errors for the whole submission.
         batch = self.batch.with_deadline(self.submit_timeout, self.server_error_budget)
         try:

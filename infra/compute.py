@@ -1,11 +1,11 @@
-"""The Batch account, linked to Storage, and the pool whose StartTask installs nodetask."""
+"""The Batch account and the pool whose StartTask installs nodetask."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import batch, managedidentity, storage
+from pulumi_azure_native import batch, managedidentity
 
 import batchwords
 from batchwords import NODE_AGENT_SKU, UBUNTU_IMAGE
@@ -18,13 +18,19 @@ def autoscale_formula(max_nodes: int, slots: int) -> str:
     """Scale with the pending tasks, and to zero when none are pending.
 
     An idle pool is the top cost complaint of Batch users; this formula keeps
-    nodes only while tasks wait or run, and lets running tasks finish.
+    nodes only while tasks wait or run, and lets running tasks finish. The
+    target is ``ceil(pending / slots)`` by the formula language's own ``ceil``:
+    an average of samples is fractional, and the service truncates a fractional
+    target (2.9 nodes would be 2). ``$PendingTasks`` counts running tasks too,
+    so a latest sample of 0 means nothing is left: then 0 nodes, whatever the
+    average over the last minutes says.
     """
     return (
         "$samples = $PendingTasks.GetSamplePercent(TimeInterval_Minute * 5);\n"
-        "$pending = $samples < 70 ? max(0, $PendingTasks.GetSample(1)) : "
-        "max($PendingTasks.GetSample(1), avg($PendingTasks.GetSample(TimeInterval_Minute * 5)));\n"
-        f"$wanted = $pending > 0 ? ($pending + {slots - 1}) / {slots} : 0;\n"
+        "$latest = max(0, $PendingTasks.GetSample(1));\n"
+        "$pending = $samples < 70 ? $latest : "
+        "max($latest, avg($PendingTasks.GetSample(TimeInterval_Minute * 5)));\n"
+        f"$wanted = $latest > 0 ? ceil($pending / {slots}) : 0;\n"
         f"$TargetDedicatedNodes = min({max_nodes}, $wanted);\n"
         "$TargetLowPriorityNodes = 0;\n"
         "$NodeDeallocationOption = taskcompletion;"
@@ -41,7 +47,6 @@ class BatchComputeArgs:
     location: pulumi.Input[str]
     #: 3 to 24 lowercase letters and digits, unique in Azure (see infra.naming).
     account_name: pulumi.Input[str]
-    storage_account: storage.StorageAccount
     identity: managedidentity.UserAssignedIdentity
     #: The release the StartTask installs (see ``nodetask_release``).
     nodetask: pulumi.Output[batchwords.NodetaskRelease]
@@ -55,12 +60,11 @@ class BatchComputeArgs:
 
 
 class BatchCompute(pulumi.ComponentResource):
-    """A Batch account with auto-storage through the pool identity, and one pool."""
+    """A Batch account (no auto-storage) and one pool, which runs as the pool identity."""
 
     def __init__(self, name: str, args: BatchComputeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("batchwords:compute:BatchCompute", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        identity_ref = batch.ComputeNodeIdentityReferenceArgs(resource_id=args.identity.id)
         modes = (
             [batch.AuthenticationMode.AAD]
             if args.entra_only
@@ -76,14 +80,10 @@ class BatchCompute(pulumi.ComponentResource):
             location=args.location,
             pool_allocation_mode=batch.PoolAllocationMode.BATCH_SERVICE,
             allowed_authentication_modes=modes,
-            identity=batch.BatchAccountIdentityArgs(
-                type=batch.ResourceIdentityType.USER_ASSIGNED, user_assigned_identities=[args.identity.id]
-            ),
-            auto_storage=batch.AutoStorageBasePropertiesArgs(
-                storage_account_id=args.storage_account.id,
-                authentication_mode=batch.AutoStorageAuthenticationMode.BATCH_ACCOUNT_MANAGED_IDENTITY,
-                node_identity_reference=identity_ref,
-            ),
+            # No auto-storage: nothing here uses it (no application packages, no auto-storage
+            # container URLs), and with BatchAccountManagedIdentity it would need the account an
+            # identity with a Storage role of its own. The nodes read and write Storage with the
+            # pool's identity and the job's SAS.
             opts=child,
         )
         if args.autoscale:

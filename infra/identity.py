@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import authorization, managedidentity, storage
+from pulumi_azure_native import authorization, batch, managedidentity, storage
 
 from infra.naming import role_assignment_name
 
@@ -13,6 +13,11 @@ from infra.naming import role_assignment_name
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 STORAGE_BLOB_DELEGATOR = "db58b8e5-c6ad-4a2a-8342-4190687cbf4a"
+#: Batch's job and task operations are dataActions (``Microsoft.Batch/batchAccounts/jobs/*``,
+#: ``.../jobSchedules/*``), which Owner and Contributor lack. "Azure Batch Job Submitter" grants
+#: them and reads pools, no more: the least that lets the BatchJob provider submit, watch and
+#: delete jobs (the pool itself is an ARM resource, managed by azure-native).
+AZURE_BATCH_JOB_SUBMITTER = "48e5e92e-a480-4e71-aa9c-2778f4c13781"
 
 
 def assignment_name(
@@ -85,4 +90,19 @@ class PoolIdentity(pulumi.ComponentResource):
                 scope=args.account.id,
                 opts=child,
             )
+        self._deployer = args.deployer_object_id
+        self._subscription = args.subscription_id
         self.register_outputs({"identity_id": self.identity.id, "principal_id": self.identity.principal_id})
+
+    def grant_deployer_jobs(self, account: batch.BatchAccount) -> authorization.RoleAssignment:
+        """The deployer's Batch job role on ``account`` (which exists only after this identity)."""
+        role = role_id(self._subscription, AZURE_BATCH_JOB_SUBMITTER)
+        self.assignments["deployer-batch-jobs"] = assignment = authorization.RoleAssignment(
+            "pool-deployer-batch-jobs",
+            role_assignment_name=assignment_name(account.id, self._deployer, role),
+            principal_id=self._deployer,
+            role_definition_id=role,
+            scope=account.id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return assignment

@@ -101,7 +101,6 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
             resource_group_name=group_name,
             location=config.location,
             account_name=name("ba", config.batch_account_name),
-            storage_account=store.account,
             identity=identity.identity,
             nodetask=release,
             vm_size=config.vm_size,
@@ -114,6 +113,8 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         ),
         opts=pulumi.ResourceOptions(depends_on=list(identity.assignments.values())),
     )
+    # Job and task operations are Batch dataActions: the deployer's job role, before the job.
+    batch_jobs = identity.grant_deployer_jobs(compute.account)
     job = BatchJob(
         "job",
         job_id=config.job_id,
@@ -134,7 +135,9 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         nodetask=release.apply(nodetask_props),
         task_bytes=config.task_bytes,
         pool_slots=config.pool_slots,
-        opts=pulumi.ResourceOptions(depends_on=[compute.pool, inputs, *identity.assignments.values()]),
+        opts=pulumi.ResourceOptions(
+            depends_on=[compute.pool, inputs, batch_jobs, *identity.assignments.values()]
+        ),
     )
     return {
         "resource_group": group_name,

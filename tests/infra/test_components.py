@@ -121,7 +121,6 @@ def test_batch_compute(mocks, autoscale):
             resource_group_name="rg",
             location="westeurope",
             account_name="bwbaunit",
-            storage_account=store.account,
             identity=identity.identity,
             nodetask=identity.identity.id.apply(release),
             vm_size="Standard_D2s_v3",
@@ -142,7 +141,7 @@ def test_batch_compute(mocks, autoscale):
         scale = pool.inputs["scaleSettings"]
         if autoscale:
             assert "min(6, $wanted)" in scale["autoScale"]["formula"]
-            assert "($pending + 2) / 3" in scale["autoScale"]["formula"]
+            assert "ceil($pending / 3)" in scale["autoScale"]["formula"]
         else:
             assert scale["fixedScale"]["targetDedicatedNodes"] == 2
             assert scale["fixedScale"]["targetLowPriorityNodes"] == 1

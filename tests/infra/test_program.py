@@ -17,7 +17,12 @@ from batchwords import NODE_AGENT_SKU, wheels_digest
 from infra import config as stack_config
 from infra import naming
 from infra.compute import IMAGE, autoscale_formula
-from infra.identity import STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER, STORAGE_BLOB_DELEGATOR
+from infra.identity import (
+    AZURE_BATCH_JOB_SUBMITTER,
+    STORAGE_BLOB_DATA_CONTRIBUTOR,
+    STORAGE_BLOB_DATA_READER,
+    STORAGE_BLOB_DELEGATOR,
+)
 from infra.program import WHEEL_PREFIX, build, find_wheel
 from infra.storage import CONTAINERS
 from tests.support import pulumi_mocks
@@ -130,7 +135,9 @@ def test_program_graph(stack, use_stack, wheel):
         (batch_account,) = mocks.of_type("azure-native:batch:BatchAccount")
         modes = batch_account.inputs["allowedAuthenticationModes"]
         assert modes == (["AAD"] if entra else ["AAD", "SharedKey"])
-        assert batch_account.inputs["autoStorage"]["authenticationMode"] == "BatchAccountManagedIdentity"
+        # No auto-storage, so no account identity that would need a Storage role of its own.
+        assert "autoStorage" not in batch_account.inputs
+        assert "identity" not in batch_account.inputs
 
         roles = {
             (r.inputs["scope"].rsplit("/", 1)[-1], r.inputs["roleDefinitionId"].rsplit("/", 1)[-1])
@@ -149,10 +156,12 @@ def test_program_graph(stack, use_stack, wheel):
             for r in mocks.of_type("azure-native:authorization:RoleAssignment")
             if r.inputs["principalId"] == DEPLOYER
         }
-        # What a user delegation SAS and reading the outputs need, on the account.
+        # What a user delegation SAS and reading the outputs need, on the storage account; and
+        # the Batch dataActions for jobs and tasks, on the Batch account.
         assert deployer == {
             ("storage-account-id", STORAGE_BLOB_DELEGATOR),
             ("storage-account-id", STORAGE_BLOB_DATA_CONTRIBUTOR),
+            ("batch-account-id", AZURE_BATCH_JOB_SUBMITTER),
         }
 
         (job,) = mocks.dynamic("job_id")
@@ -177,6 +186,9 @@ def test_job_depends_on_the_pool_and_the_blobs(use_stack, wheel, mocker):
     opts = spy.call_args.kwargs["opts"]
     types = sorted({type(dep).__name__ for dep in opts.depends_on})
     assert types == ["BlobFiles", "Pool", "RoleAssignment"]
+    # Among them the deployer's Batch job role: the job's first call needs its dataActions.
+    names = {dep._name for dep in opts.depends_on if type(dep).__name__ == "RoleAssignment"}
+    assert "pool-deployer-batch-jobs" in names
     return pulumi.Output.from_input(True)
 
 
@@ -227,7 +239,7 @@ def test_every_azure_name_follows_the_rule_of_its_type(stack, use_stack, wheel):
         grants = mocks.of_type("azure-native:authorization:RoleAssignment")
         names = [r.inputs["roleAssignmentName"] for r in grants]
         assert all(str(uuid.UUID(name)) == name for name in names)
-        assert len(set(names)) == len(names) == 5
+        assert len(set(names)) == len(names) == 6  # 3 for the pool, 3 for the deployer
 
     return pulumi.Output.all(*outputs.values()).apply(check)
 

@@ -12,9 +12,10 @@ from localbatch._autoscale import Evaluation, FormulaError, check, evaluate
 #: infra.compute.autoscale_formula(max_nodes=4, slots=2), as deployed.
 PROJECT = (
     "$samples = $PendingTasks.GetSamplePercent(TimeInterval_Minute * 5);\n"
-    "$pending = $samples < 70 ? max(0, $PendingTasks.GetSample(1)) : "
-    "max($PendingTasks.GetSample(1), avg($PendingTasks.GetSample(TimeInterval_Minute * 5)));\n"
-    "$wanted = $pending > 0 ? ($pending + 1) / 2 : 0;\n"
+    "$latest = max(0, $PendingTasks.GetSample(1));\n"
+    "$pending = $samples < 70 ? $latest : "
+    "max($latest, avg($PendingTasks.GetSample(TimeInterval_Minute * 5)));\n"
+    "$wanted = $latest > 0 ? ceil($pending / 2) : 0;\n"
     "$TargetDedicatedNodes = min(4, $wanted);\n"
     "$TargetLowPriorityNodes = 0;\n"
     "$NodeDeallocationOption = taskcompletion;"
@@ -69,7 +70,7 @@ def test_no_samples_takes_the_last_sample_path_and_scales_to_zero():
     evaluation = run(PROJECT)
     assert evaluation == Evaluation(
         "$TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;$NodeDeallocationOption=taskcompletion;"
-        "$pending=0;$samples=0;$wanted=0",
+        "$latest=0;$pending=0;$samples=0;$wanted=0",
         0,
         0,
         "taskcompletion",
@@ -97,8 +98,16 @@ def test_many_samples_use_the_larger_of_the_latest_and_the_average():
     found = variables(evaluation)
     assert found["$samples"] == "100"
     assert float(found["$pending"]) == pytest.approx(51 / 11)  # 11 samples in 5 minutes
-    assert float(found["$TargetDedicatedNodes"]) == pytest.approx((51 / 11 + 1) / 2)
-    assert evaluation.target_dedicated == 2
+    # ceil(4.64 / 2) = 3 nodes, as the README promises; (4.64 + 1) / 2 = 2.82 was truncated to 2.
+    assert found["$TargetDedicatedNodes"] == "3"
+    assert evaluation.target_dedicated == 3
+
+
+def test_nothing_left_now_scales_to_zero_whatever_the_average():
+    # $PendingTasks counts running tasks too: a latest 0 means the work is done.
+    evaluation = run(PROJECT, {"PendingTasks": history(*[5.0] * 19, 0.0)}, {"TargetDedicatedNodes": 3.0})
+    assert float(variables(evaluation)["$pending"]) > 0  # the average still remembers the work
+    assert evaluation.target_dedicated == 0
 
 
 def test_many_samples_of_nothing_pending_scale_to_zero():
