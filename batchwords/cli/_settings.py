@@ -134,6 +134,14 @@ def resolve_target(
     stack = stack or (None if (batch and storage) else settings.get("stack"))
     if stack and not (batch and storage):
         outputs = stack_outputs(stack)
+        if not outputs:
+            # Outputs are written when an update ends: a first `pulumi up` still running has none.
+            raise ConfigError(
+                f"stack {stack} has no outputs yet (its first `pulumi up` has not finished): pass "
+                "--batch-endpoint https://ACCOUNT.REGION.batch.azure.com and --storage-endpoint "
+                f"https://ACCOUNT.blob.core.windows.net, with the account names `batchwords preflight "
+                f"--stack {stack}` prints"
+            )
         batch = batch or outputs.get("batch_account_endpoint")
         storage = storage or outputs.get("blob_endpoint")
         source = f"Pulumi stack {stack}"

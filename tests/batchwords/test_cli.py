@@ -118,6 +118,20 @@ def test_missing_endpoint_and_stack_without_pulumi(target, capsys):
     assert "needs the Pulumi CLI" in capsys.readouterr().err
 
 
+def test_a_stack_still_in_its_first_update_names_what_to_pass(target, capsys, tmp_path, monkeypatch):
+    # `pulumi stack output --json` on a stack whose first update runs: it exists, with no outputs.
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho '{}'\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    assert main(["jobs", "wait", "batchwords-dev", "--stack", "dev"]) == 2
+    err = capsys.readouterr().err
+    assert "stack dev has no outputs yet" in err
+    assert "--batch-endpoint https://ACCOUNT.REGION.batch.azure.com" in err
+    assert "batchwords preflight --stack dev" in err
+
+
 def test_config_set_show_and_defaults(target, emulators, capsys):
     assert main(["config", "set", "batch_endpoint", emulators.localbatch.endpoint]) == 0
     assert main(["config", "set", "storage_endpoint", emulators.storage.account_url]) == 0
