@@ -12,6 +12,8 @@ from batchwords import NODE_AGENT_SKU, UBUNTU_IMAGE
 
 #: The same Ubuntu image and node agent as the offline pool's.
 IMAGE = batch.ImageReferenceArgs(**UBUNTU_IMAGE)
+#: The pool's name in its Batch account (preflight looks for it among the account's pools).
+POOL_NAME = "batchwords"
 
 
 def autoscale_formula(max_nodes: int, slots: int) -> str:
@@ -128,7 +130,7 @@ class BatchCompute(pulumi.ComponentResource):
             f"{name}-pool",
             account_name=self.account.name,
             resource_group_name=args.resource_group_name,
-            pool_name="batchwords",
+            pool_name=POOL_NAME,
             vm_size=args.vm_size,
             deployment_configuration=batch.DeploymentConfigurationArgs(
                 virtual_machine_configuration=batch.VirtualMachineConfigurationArgs(

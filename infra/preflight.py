@@ -2,20 +2,20 @@
 
 With the user's own credentials, against Azure Resource Manager and the public
 retail prices API: sign-in and subscription, resource providers, the Batch
-account quota, the VM family's core quota, the right to create role
-assignments, the account names, the VM size in the region, and the pool's
-hourly cost. Each check passes, fails or could not be checked, and says the fix.
+account quota, the account's core, pool and job quotas (``preflight_quota``),
+the right to create the program's role assignments (``preflight_roles``), the
+account names, the VM size in the region, and the pool's hourly cost. Each
+check passes, fails or could not be checked, and says the fix.
 """
 
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,13 @@ from batchwords._env import ARM_ENDPOINT, PRICES_ENDPOINT
 from infra.arm import ARM, PRICES, Arm, ArmError, retail_prices
 from infra.config import ROOT, StackConfig, StackConfigError, load
 from infra.naming import account_name
+from infra.preflight_quota import needs, quota_fix, quotas, vcpus
+from infra.preflight_roles import ASSIGNED_ROLES, ROLE_WRITE, allows, roles_blocked
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "could not check"
 #: Where azure-native (ARM_*) and azure-identity (AZURE_*) take the subscription from.
 SUBSCRIPTION_VARIABLES = ("ARM_SUBSCRIPTION_ID", "AZURE_SUBSCRIPTION_ID")
 PROVIDERS = ("Microsoft.Batch", "Microsoft.Storage", "Microsoft.ManagedIdentity")
-ROLE_WRITE = "microsoft.authorization/roleassignments/write"
 BATCH_API = "2024-07-01"
 HOURS_PER_MONTH = 730
 
@@ -76,7 +77,7 @@ class Preflight:
             ("Resource providers registered", self.providers, "az provider register --namespace NAME"),
             ("Batch account quota in the region", self.batch_quota, ""),
             ("VM size offered to Batch in the region", self.vm_size, ""),
-            ("Core quota of the VM family", self.core_quota, ""),
+            ("Core, pool and job quotas of the account", self.account_quotas, ""),
             ("Right to create role assignments", self.role_rights, ""),
             ("Account names available", self.names, ""),
             ("Hourly cost of the pool", self.cost, ""),
@@ -174,47 +175,33 @@ class Preflight:
                 f"az batch location list-skus --location {self.config.location} -o table; "
                 "then pulumi config set batchwords:vmSize SIZE",
             )
-        return Check(name, PASS, f"{sku['name']}: {_vcpus(sku)} vCPUs, family {sku.get('familyName')}")
+        return Check(name, PASS, f"{sku['name']}: {vcpus(sku)} vCPUs, family {sku.get('familyName')}")
 
-    def core_quota(self) -> Check:
-        name = "Core quota of the VM family"
+    def account_quotas(self) -> Check:
+        name = "Core, pool and job quotas of the account"
         sku = self.sku()
         if sku is None:
             return Check(name, UNKNOWN, "the VM size is not offered (see above)")
-        family, cores = sku.get("familyName", "?"), _vcpus(sku)
-        dedicated = (self.config.max_nodes if self.config.autoscale else self.config.dedicated_nodes) * cores
-        spot = 0 if self.config.autoscale else self.config.spot_nodes * cores
+        need = needs(self.config, sku)
         account = next((a for a in self.accounts() if a["name"] == self.batch_account), None)
         if account is None:
             return Check(
                 name,
                 UNKNOWN,
-                f"the pool needs {dedicated} dedicated {family} cores and {spot} spot cores; Batch "
-                f"account {self.batch_account} does not exist yet, so its quotas cannot be read",
-                f"after pulumi up creates it: az batch account show --name {self.batch_account} "
-                "--query dedicatedCoreQuotaPerVMFamily (new accounts often get 0 for some families: "
-                "ask for more in the portal)",
+                f"the stack needs {need}; Batch account {self.batch_account} does not exist yet, so its "
+                "quotas are checked once it does (run preflight again after pulumi up creates it)",
+                f"after pulumi up: az batch account show --name {self.batch_account} (new accounts in some "
+                "regions get 0 of a quota: ask for more in the portal, Batch account, Quotas)",
             )
-        props = account.get("properties") or {}
-        quota = next(
-            (
-                int(q.get("coreQuota", 0))
-                for q in props.get("dedicatedCoreQuotaPerVMFamily") or []
-                if str(q.get("name", "")).lower() == family.lower()
-            ),
-            0,
-        )
-        spot_quota = int(props.get("lowPriorityCoreQuota", 0))
-        detail = f"dedicated {family}: need {dedicated} of {quota} cores; spot: need {spot} of {spot_quota}"
-        short = dedicated > quota or spot > spot_quota
-        return Check(
-            name,
-            FAIL if short else PASS,
-            detail,
-            "ask for a higher Batch core quota (Azure portal: Batch account, Quotas) or lower the node counts"
-            if short
-            else "",
-        )
+        try:
+            pools: list[dict[str, Any]] | None = self.arm.list(f"{account['id']}/pools", BATCH_API)
+        except (ArmError, KeyError):
+            pools = None  # counted as none: the stack's pool alone against poolQuota
+        found = quotas(need, account, pools, self._skus or {})
+        short = [q for q in found if q.short]
+        detail = "; ".join(str(q) for q in found) + ("" if pools is not None else "; pools not listed")
+        fix = quota_fix(short, self.batch_account) if short else ""
+        return Check(name, FAIL if short else PASS, detail, fix)
 
     def role_rights(self) -> Check:
         name = "Right to create role assignments"
@@ -232,7 +219,7 @@ class Preflight:
             "2022-04-01",
             **{"$filter": f"assignedTo('{oid}')"},
         )
-        granting = []
+        granting, conditioned = [], []
         for assignment in assignments:
             props = assignment.get("properties") or {}
             where = str(props.get("scope", "")).lower()
@@ -243,16 +230,24 @@ class Preflight:
             ):
                 continue
             definition = self.arm.get(str(props["roleDefinitionId"]), "2022-04-01").get("properties") or {}
-            if any(_allows(p, ROLE_WRITE) for p in definition.get("permissions") or []):
-                granting.append(f"{definition.get('roleName')} at {props.get('scope')}")
+            if any(allows(p, ROLE_WRITE) for p in definition.get("permissions") or []):
+                held = f"{definition.get('roleName')} at {props.get('scope')}"
+                blocked = roles_blocked(props.get("condition"))
+                if blocked:
+                    conditioned.append(f"{held} under a condition that excludes {', '.join(blocked)}")
+                else:
+                    granting.append(held)
+        # The Batch account and the Storage containers sit in the resource group: one scope covers all.
+        covers = "the Storage data roles and Azure Batch Job Submitter on the Batch account"
         if granting:
-            return Check(name, PASS, "; ".join(granting))
+            return Check(name, PASS, "; ".join(granting) + f": enough to assign {covers}")
         return Check(
             name,
             FAIL,
-            f"no role of yours at {wanted[-1]} allows {ROLE_WRITE}",
+            "; ".join([f"no role of yours at {wanted[-1]} allows {ROLE_WRITE} for {covers}", *conditioned]),
             "ask for Owner, User Access Administrator or Role Based Access Control Administrator on "
-            "the subscription (or the resource group of batchwords:resourceGroupName)",
+            "the subscription (or the resource group of batchwords:resourceGroupName), with no condition "
+            f"or one that allows {', '.join(ASSIGNED_ROLES.values())}",
         )
 
     def names(self) -> Check:
@@ -305,7 +300,10 @@ class Preflight:
 
     def cost(self) -> Check:
         name = "Hourly cost of the pool"
-        vm, location = self.config.vm_size, self.config.location
+        location = self.config.location
+        # The prices API matches names case-sensitively: ask in virtualMachineSkus' spelling.
+        sku = self._skus.get(self.config.vm_size.lower()) if self._skus is not None else None
+        vm = str(sku["name"]) if sku else self.config.vm_size
         items = retail_prices(
             f"serviceName eq 'Virtual Machines' and armRegionName eq '{location}' "
             f"and armSkuName eq '{vm}' and priceType eq 'Consumption'",
@@ -314,7 +312,9 @@ class Preflight:
         linux = [
             i
             for i in items
-            if "Windows" not in i.get("productName", "") and i.get("unitOfMeasure") == "1 Hour"
+            if "Windows" not in i.get("productName", "")
+            and i.get("unitOfMeasure") == "1 Hour"
+            and str(i.get("armSkuName", vm)).lower() == vm.lower()
         ]
         regular = min(
             (
@@ -327,7 +327,11 @@ class Preflight:
         spot = min((i["retailPrice"] for i in linux if "Spot" in i.get("skuName", "")), default=None)
         if regular is None:
             return Check(
-                name, UNKNOWN, f"no Linux price for {vm} in {location}", "see the Azure pricing calculator"
+                name,
+                UNKNOWN,
+                f"no Linux price for {vm} in {location}",
+                "see the Azure pricing calculator"
+                + ("" if sku else "; the prices API wants the size spelled as Batch lists it"),
             )
         if self.config.autoscale:
             top = self.config.max_nodes * regular
@@ -373,17 +377,6 @@ class Preflight:
 
 def _same_region(a: str, b: str) -> bool:
     return a.replace(" ", "").lower() == b.replace(" ", "").lower()
-
-
-def _vcpus(sku: dict[str, Any]) -> int:
-    return next((int(c["value"]) for c in sku.get("capabilities") or [] if c.get("name") == "vCPUs"), 0)
-
-
-def _allows(permission: dict[str, Any], action: str) -> bool:
-    def matches(patterns: Sequence[str]) -> bool:
-        return any(fnmatch.fnmatch(action, str(p).lower()) for p in patterns)
-
-    return matches(permission.get("actions") or []) and not matches(permission.get("notActions") or [])
 
 
 # -- the command ------------------------------------------------------------------

@@ -22,8 +22,8 @@ def add_parser(commands: Any) -> None:
         "preflight",
         help="check a stack against your Azure subscription before the first pulumi up",
         description="Check, with your own credentials, what would stop `pulumi up` for a stack: sign-in "
-        "and subscription, resource providers, Batch account and core quotas, the right to create "
-        "role assignments, account names, the VM size in the region, and the pool's hourly cost.",
+        "and subscription, resource providers, Batch account, core, pool and job quotas, the right to "
+        "create role assignments, account names, the VM size in the region, and the pool's hourly cost.",
         epilog="Exit codes: 0 nothing failed, 1 a check failed, 2 bad stack or missing deploy tools.",
     )
     parser.add_argument("--stack", required=True, help="the stack to check (infra/Pulumi.STACK.yaml)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import http.server
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -27,6 +28,7 @@ SUB = "00000000-0000-0000-0000-00000000a001"
 OID = "11111111-2222-3333-4444-555555555555"
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
 
 
 class Token:
@@ -40,6 +42,49 @@ class Token:
 
 def sku(name: str, family: str, vcpus: int) -> dict[str, Any]:
     return {"name": name, "familyName": family, "capabilities": [{"name": "vCPUs", "value": str(vcpus)}]}
+
+
+def batch_account(name: str, **quotas: Any) -> dict[str, Any]:
+    """A BatchService account as ``batchAccounts`` lists it (BatchManagement.json), with its quotas."""
+    return {
+        "id": f"/subscriptions/{SUB}/resourceGroups/batchwords1a2b/providers/Microsoft.Batch"
+        f"/batchAccounts/{name}",
+        "name": name,
+        "type": "Microsoft.Batch/batchAccounts",
+        "location": "westeurope",
+        "properties": {
+            "accountEndpoint": f"{name}.westeurope.batch.azure.com",
+            "provisioningState": "Succeeded",
+            "poolAllocationMode": "BatchService",
+            "dedicatedCoreQuota": 20,
+            "dedicatedCoreQuotaPerVMFamily": [
+                {"name": "standardDSv3Family", "coreQuota": 20},
+                {"name": "standardFSv2Family", "coreQuota": 0},
+            ],
+            "dedicatedCoreQuotaPerVMFamilyEnforced": True,
+            "lowPriorityCoreQuota": 100,
+            "poolQuota": 100,
+            "activeJobAndJobScheduleQuota": 300,
+            **quotas,
+        },
+    }
+
+
+def pool(
+    account: dict[str, Any], name: str, vm_size: str, dedicated: int, low_priority: int = 0
+) -> dict[str, Any]:
+    """A pool as ``batchAccounts/{name}/pools`` lists it: Batch reports vmSize in its own case."""
+    return {
+        "id": f"{account['id']}/pools/{name}",
+        "name": name,
+        "type": "Microsoft.Batch/batchAccounts/pools",
+        "properties": {
+            "vmSize": vm_size.upper(),
+            "allocationState": "Steady",
+            "currentDedicatedNodes": dedicated,
+            "currentLowPriorityNodes": low_priority,
+        },
+    }
 
 
 def role(role_id: str, name: str, actions: list[str], not_actions: list[str]) -> dict[str, Any]:
@@ -66,7 +111,20 @@ class FakeAzure:
                 ["Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write"],
             ),
         }
+        self.roles[RBAC_ADMINISTRATOR] = role(
+            RBAC_ADMINISTRATOR,
+            "Role Based Access Control Administrator",
+            [
+                "Microsoft.Authorization/roleAssignments/write",
+                "Microsoft.Authorization/roleAssignments/delete",
+                "*/read",
+                "Microsoft.Support/*",
+            ],
+            [],
+        )
         self.assigned = [OWNER]
+        #: role id -> the ABAC condition of its assignment (none: unconditional)
+        self.conditions: dict[str, str] = {}
         self.get_routes: dict[str, Any] = {
             sub: {"subscriptionId": SUB, "displayName": "Research", "state": "Enabled"},
             "/subscriptions": {"value": [{"subscriptionId": SUB, "state": "Enabled"}]},
@@ -111,7 +169,10 @@ class FakeAzure:
     def answer(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
         self.requests.append((method, path, query, body))
         if path == "/prices":
-            return 200, {"Items": self.prices, "NextPageLink": None}
+            # Filter values are case-sensitive since the 2023-01-01-preview API version.
+            sku_name = re.search(r"armSkuName eq '([^']*)'", query["$filter"][0])
+            items = [i for i in self.prices if sku_name is None or i["armSkuName"] == sku_name[1]]
+            return 200, {"Items": items, "NextPageLink": None}
         if "api-version" not in query:
             return 400, {"error": {"code": "MissingApiVersionParameter", "message": "api-version"}}
         if method == "POST" and path.endswith("/checkNameAvailability"):
@@ -125,6 +186,11 @@ class FakeAzure:
                         "properties": {
                             "scope": f"/subscriptions/{SUB}",
                             "roleDefinitionId": self.roles[r]["id"],
+                            **(
+                                {"condition": self.conditions[r], "conditionVersion": "2.0"}
+                                if r in self.conditions
+                                else {}
+                            ),
                         }
                     }
                     for r in self.assigned
@@ -196,7 +262,7 @@ def test_a_ready_subscription_passes_and_says_what_it_found(fake):
         "Batch account quota in the region": PASS,
         "VM size offered to Batch in the region": PASS,
         # A new account's quotas exist only once it does: said, with the command that shows them.
-        "Core quota of the VM family": UNKNOWN,
+        "Core, pool and job quotas of the account": UNKNOWN,
         "Right to create role assignments": PASS,
         "Account names available": PASS,
         "Hourly cost of the pool": PASS,
@@ -204,8 +270,16 @@ def test_a_ready_subscription_passes_and_says_what_it_found(fake):
     assert "user alice@contoso.example" in checks["Signed in, with a subscription"].detail
     assert f"Research ({SUB})" in checks["Signed in, with a subscription"].detail
     batch = account_name("ba", "batchwords", "dev", SUB)
-    assert f"az batch account show --name {batch}" in checks["Core quota of the VM family"].fix
+    quotas = checks["Core, pool and job quotas of the account"]
+    assert f"az batch account show --name {batch}" in quotas.fix
+    assert quotas.detail.startswith(
+        "the stack needs 2 dedicated standardDSv3Family cores, 0 Spot cores, 1 pool and 1 active job; "
+        f"Batch account {batch} does not exist yet"
+    )
     assert "Owner at /subscriptions/" in checks["Right to create role assignments"].detail
+    assert (
+        "Azure Batch Job Submitter on the Batch account" in checks["Right to create role assignments"].detail
+    )
     # dev: 1 dedicated node at the Linux price (the Windows price is not the pool's)
     assert (
         "$0.1100/h dedicated, $0.0220/h spot; 1 dedicated + 0 spot = $0.11/h"
@@ -253,35 +327,220 @@ def test_an_existing_deployment_passes_names_and_reads_the_core_quota(fake):
     storage, batch = (account_name(kind, "batchwords", "dev", SUB) for kind in ("st", "ba"))
     azure.taken = {storage, batch}
     azure.get_routes[f"{sub}/providers/Microsoft.Storage/storageAccounts"]["value"] = [{"name": storage}]
-    azure.get_routes[f"{sub}/providers/Microsoft.Batch/batchAccounts"]["value"] = [
-        {
-            "name": batch,
-            "location": "westeurope",
-            "properties": {
-                "dedicatedCoreQuotaPerVMFamily": [{"name": "standardDSv3Family", "coreQuota": 1}],
-                "lowPriorityCoreQuota": 10,
-            },
-        }
-    ]
+    account = batch_account(
+        batch, dedicatedCoreQuotaPerVMFamily=[{"name": "standardDSv3Family", "coreQuota": 1}]
+    )
+    azure.get_routes[f"{sub}/providers/Microsoft.Batch/batchAccounts"]["value"] = [account]
+    azure.get_routes[f"{account['id']}/pools"] = {
+        "value": [pool(account, "batchwords", "Standard_D2s_v3", 1)]
+    }
     checks = preflight("dev", base)
     assert checks["Account names available"].status == PASS
     assert "exists in this subscription: pulumi up updates it" in checks["Account names available"].detail
     assert checks["Batch account quota in the region"].status == PASS  # the account is ours
-    core = checks["Core quota of the VM family"]
+    core = checks["Core, pool and job quotas of the account"]
     assert core.status == FAIL  # 1 node x 2 vCPUs > 1 core
-    assert core.detail == "dedicated standardDSv3Family: need 2 of 1 cores; spot: need 0 of 10"
+    assert core.detail == (
+        "dedicatedCoreQuota: need 2 of 20; dedicatedCoreQuotaPerVMFamily standardDSv3Family: need 2 of 1; "
+        "lowPriorityCoreQuota: need 0 of 100; poolQuota: need 0 of 100; "
+        "activeJobAndJobScheduleQuota: need 1 of 300"
+    )  # the stack's own pool exists: it is updated, not added
+
+
+QUOTAS = "Core, pool and job quotas of the account"
+STORAGE_ROLES = (
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",  # Storage Blob Data Reader
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe",  # Storage Blob Data Contributor
+    "db58b8e5-c6ad-4a2a-8342-4190687cbf4a",  # Storage Blob Delegator
+)
+BATCH_JOB_SUBMITTER = "48e5e92e-a480-4e71-aa9c-2778f4c13781"
+
+
+def preflight_of(base: str, **settings: str) -> dict[str, Any]:
+    """The checks of a stack configured here, without a stack file: ``settings`` are batchwords: keys."""
+    pulumi.runtime.set_all_config({f"batchwords:{key}": value for key, value in settings.items()})
+    config = stack_config.load(pulumi.Config("batchwords"), stack="quota")
+    checks = Preflight(config, ("batchwords", "quota"), Arm(Token(), base), SUB, f"{base}/prices").run()
+    return {check.name: check for check in checks}
+
+
+def with_account(
+    azure: FakeAzure, pools: list[tuple[str, str, int]] | None = None, **quotas: Any
+) -> dict[str, Any]:
+    """The stack's Batch account (batchAccountName bwquotatest) exists, with these quotas and pools."""
+    account = batch_account("bwquotatest", **quotas)
+    azure.get_routes[f"/subscriptions/{SUB}/providers/Microsoft.Batch/batchAccounts"]["value"] = [account]
+    azure.get_routes.pop(f"{account['id']}/pools", None)  # None: listing them is refused
+    if pools is not None:
+        azure.get_routes[f"{account['id']}/pools"] = {"value": [pool(account, *p) for p in pools]}
+    return account
+
+
+@pytest.mark.parametrize(
+    ("quotas", "settings", "short"),
+    [
+        ({"dedicatedCoreQuota": 0}, {}, "dedicatedCoreQuota: need 2 of 0"),
+        (
+            {"dedicatedCoreQuotaPerVMFamily": [{"name": "standardDSv3Family", "coreQuota": 0}]},
+            {},
+            "dedicatedCoreQuotaPerVMFamily standardDSv3Family: need 2 of 0",
+        ),
+        (
+            {"lowPriorityCoreQuota": 0},
+            {"dedicatedNodes": "0", "spotNodes": "3"},
+            "lowPriorityCoreQuota: need 6 of 0",
+        ),
+        ({"activeJobAndJobScheduleQuota": 0}, {}, "activeJobAndJobScheduleQuota: need 1 of 0"),
+        (
+            {"dedicatedCoreQuota": 0},
+            {"autoscale": "true", "maxNodes": "3"},
+            "dedicatedCoreQuota: need 6 of 0",
+        ),
+    ],
+    ids=["dedicated", "family", "spot", "jobs", "autoscale-maximum"],
+)
+def test_a_quota_reduced_to_zero_fails_naming_it_and_the_quota_request(fake, quotas, settings, short):
+    azure, base = fake
+    with_account(azure, pools=[], **quotas)
+    check = preflight_of(base, batchAccountName="bwquotatest", **settings)[QUOTAS]
+    assert check.status == FAIL
+    assert short in check.detail
+    assert check.fix.startswith(
+        f"ask for more {short.split(':')[0]} "
+        "(Azure portal: Batch account bwquotatest, Quotas, Request quota increase)"
+    )
+
+
+def test_enough_of_every_quota_passes_and_lists_each(fake):
+    azure, base = fake
+    with_account(azure, pools=[])
+    check = preflight_of(base, batchAccountName="bwquotatest", spotNodes="1")[QUOTAS]
+    assert (check.status, check.fix) == (PASS, "")
+    assert check.detail == (
+        "dedicatedCoreQuota: need 2 of 20; dedicatedCoreQuotaPerVMFamily standardDSv3Family: need 2 of 20; "
+        "lowPriorityCoreQuota: need 2 of 100; poolQuota: need 1 of 100; "
+        "activeJobAndJobScheduleQuota: need 1 of 300"
+    )
+
+
+def test_the_pool_quota_counts_other_pools_but_not_the_stacks_own(fake):
+    azure, base = fake
+    with_account(
+        azure, poolQuota=2, pools=[("other1", "Standard_F2s_v2", 0), ("other2", "Standard_F2s_v2", 0)]
+    )
+    check = preflight_of(base, batchAccountName="bwquotatest")[QUOTAS]
+    assert check.status == FAIL
+    assert "poolQuota: need 1 + 2 in use of 2" in check.detail
+    assert check.fix.startswith("ask for more poolQuota")
+    assert check.fix.endswith("or delete an unused pool of bwquotatest")
+
+    with_account(azure, poolQuota=1, pools=[("batchwords", "Standard_D2s_v3", 1)])  # a rerun: updated
+    check = preflight_of(base, batchAccountName="bwquotatest")[QUOTAS]
+    assert check.status == PASS
+    assert "poolQuota: need 0 of 1" in check.detail
+
+    with_account(azure, poolQuota=1, pools=None)  # pools not listed: the stack's pool alone is counted
+    check = preflight_of(base, batchAccountName="bwquotatest")[QUOTAS]
+    assert check.status == PASS
+    assert check.detail.endswith(
+        "poolQuota: need 1 of 1; activeJobAndJobScheduleQuota: need 1 of 300; pools not listed"
+    )
+
+
+def test_cores_that_other_pools_hold_count_against_the_account(fake):
+    azure, base = fake
+    # Batch reports a pool's vmSize in its own case: 3 nodes x 2 vCPUs are in use.
+    with_account(azure, dedicatedCoreQuota=7, pools=[("other", "standard_d2s_v3", 3)])
+    check = preflight_of(base, batchAccountName="bwquotatest")[QUOTAS]
+    assert check.status == FAIL
+    assert "dedicatedCoreQuota: need 2 + 6 in use of 7" in check.detail
+    assert "dedicatedCoreQuotaPerVMFamily standardDSv3Family: need 2 + 6 in use of 20" in check.detail
+
+
+def test_the_family_quota_counts_only_where_batch_enforces_it(fake):
+    azure, base = fake
+    with_account(
+        azure,
+        pools=[],
+        dedicatedCoreQuotaPerVMFamilyEnforced=False,
+        dedicatedCoreQuotaPerVMFamily=[{"name": "standardDSv3Family", "coreQuota": 0}],
+    )
+    check = preflight_of(base, batchAccountName="bwquotatest")[QUOTAS]
+    assert check.status == PASS  # dedicatedCoreQuota alone applies
+    assert check.detail.startswith("dedicatedCoreQuota: need 2 of 20; lowPriorityCoreQuota")
+
+
+def test_a_vm_size_in_any_case_is_found_and_priced_as_batch_spells_it(fake):
+    azure, base = fake
+    checks = preflight_of(base, vmSize="standard_d2s_v3")
+    size = checks["VM size offered to Batch in the region"]
+    assert (size.status, size.detail) == (PASS, "Standard_D2s_v3: 2 vCPUs, family standardDSv3Family")
+    cost = checks["Hourly cost of the pool"]
+    assert cost.status == PASS, cost.detail
+    assert cost.detail.startswith("Standard_D2s_v3 $0.1100/h dedicated")
+    asked = [query["$filter"][0] for _, path, query, _ in azure.requests if path == "/prices"]
+    assert asked == [
+        "serviceName eq 'Virtual Machines' and armRegionName eq 'westeurope' "
+        "and armSkuName eq 'Standard_D2s_v3' and priceType eq 'Consumption'"
+    ]
+
+
+def only_roles(*role_ids: str, negated: bool = False) -> str:
+    """A role-assignment condition as the portal writes it: which roles its holder may (not) assign."""
+    ids = ", ".join(role_ids)
+    operator = "ForAnyOfAllValues:GuidNotEquals" if negated else "ForAnyOfAnyValues:GuidEquals"
+    return (
+        "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR "
+        f"(@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] {operator} {{{ids}}})) AND "
+        "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR "
+        f"(@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] {operator} {{{ids}}}))"
+    )
+
+
+@pytest.mark.parametrize(
+    ("condition", "status"),
+    [
+        (only_roles(*STORAGE_ROLES), FAIL),
+        (only_roles(*STORAGE_ROLES, BATCH_JOB_SUBMITTER.upper()), PASS),
+        (only_roles(OWNER, "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9", RBAC_ADMINISTRATOR, negated=True), PASS),
+        (only_roles(BATCH_JOB_SUBMITTER, negated=True), FAIL),
+    ],
+    ids=["storage-roles-only", "with-batch-job-submitter", "all-but-privileged", "all-but-batch"],
+)
+def test_a_condition_on_the_right_to_assign_roles_must_allow_the_batch_data_role(fake, condition, status):
+    azure, base = fake
+    azure.assigned = [RBAC_ADMINISTRATOR]
+    azure.conditions[RBAC_ADMINISTRATOR] = condition
+    rights = preflight_of(base)["Right to create role assignments"]
+    assert rights.status == status, rights.detail
+    if status == FAIL:
+        assert (
+            f"Role Based Access Control Administrator at /subscriptions/{SUB} under a condition that "
+            "excludes Azure Batch Job Submitter" in rights.detail
+        )
+        assert "one that allows Storage Blob Data Reader" in rights.fix
+        assert rights.fix.endswith("Azure Batch Job Submitter")
+    else:
+        assert rights.detail.endswith("Azure Batch Job Submitter on the Batch account")
 
 
 def test_autoscale_costs_nothing_idle_and_the_maximum_at_most(fake):
-    _, base = fake
+    azure, base = fake
+    azure.prices.append(
+        {
+            "armSkuName": "Standard_D4s_v3",
+            "skuName": "D4s v3",
+            "productName": "Virtual Machines DSv3 Series",
+            "retailPrice": 0.192,
+            "unitOfMeasure": "1 Hour",
+        }
+    )
     _, values = stack_values("prod")
     checks = preflight("prod", base)
     cost = checks["Hourly cost of the pool"]
     top = int(values["batchwords:maxNodes"])
     assert cost.status == PASS, cost.detail
-    assert (
-        f"autoscale: $0 idle, up to ${top * 0.11:.2f}/h with {top} nodes" in cost.detail
-    )  # prod: D4s_v3 priced as given
+    assert f"autoscale: $0 idle, up to ${top * 0.192:.2f}/h with {top} nodes" in cost.detail  # prod: D4s_v3
 
 
 def test_an_unreachable_service_is_could_not_check_not_pass(fake):
