@@ -5,7 +5,6 @@ The only module that holds an azure-batch client; everything else asks it.
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -20,8 +19,9 @@ from azure.core.credentials import AzureNamedKeyCredential, TokenCredential
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.core.polling import LROPoller
 
-from ._deadline import BoundedRetry, Deadline, Policy, batch_error, error_code
+from ._deadline import BoundedRetry, Deadline, Policy, batch_error, error_code, text
 from ._exceptions import BatchServiceError, ConfigError, DeadlineError, NotFoundError, SubmitError
+from ._pool_health import PoolWatch, wait_for_pool
 from ._roles import job_role_applied
 
 logger = logging.getLogger(__name__)
@@ -68,11 +68,6 @@ class JobInfo:
     created: datetime | None
     #: The job set whose output prefix the job writes under.
     job_set: str
-
-
-def text(value: object) -> str:
-    """An SDK enum's wire value ("completed"), not its repr ("BatchTaskState.COMPLETED")."""
-    return str(value.value) if isinstance(value, enum.Enum) else str(value)
 
 
 class Batch:
@@ -244,7 +239,8 @@ class Batch:
         poll_interval: float = 5.0,
         progress: Callable[[TaskCounts], None] | None = None,
     ) -> tuple[TaskCounts, bool]:
-        """Poll until every task of the jobs is completed, or ``timeout`` passes.
+        """Poll until every task of the jobs is completed, or ``timeout`` passes; a pool that
+        cannot run their tasks ends it early with ``PoolError`` (see ``_pool_health``).
 
         Task counts are cheap (one request per job) but "may not always be up to
         date": right after a submission they can still say zero. So the jobs are
@@ -259,6 +255,7 @@ class Batch:
         bounded = self.with_deadline(timeout or MIN_POLL, server_errors=1_000_000, what="the wait")
         expected: int | None = None
         counts = TaskCounts()
+        watch = PoolWatch(job_ids)
         while True:
             problem: BatchServiceError | None = None
             try:
@@ -273,6 +270,7 @@ class Batch:
                         return listed, True
                 if progress is not None:
                     progress(counts)
+                watch.check(bounded, counts)
             except DeadlineError:
                 if expected is None:  # not one answer in the whole wait: say so
                     problem = BatchServiceError(
@@ -346,14 +344,8 @@ class Batch:
             info = status.job_preparation_task_execution_info
             if info is None or text(info.result) != "failure":
                 continue
-            try:
-                where = f"{info.task_root_directory}/stderr.txt"
-                data = b"".join(
-                    self._client.download_node_file(str(status.pool_id), str(status.node_id), where)
-                )
-                tail = data[-STDERR_TAIL_BYTES:].decode("utf-8", errors="replace").strip()
-            except AzureError:
-                tail = ""
+            where = f"{info.task_root_directory}/stderr.txt"
+            tail = self.node_file_tail(str(status.pool_id), str(status.node_id), where)
             reason = info.failure_info.message if info.failure_info else ""
             found.append(
                 f"node {status.node_id}: exit code {info.exit_code}"
@@ -406,36 +398,32 @@ class Batch:
 
     def wait_for_pool(self, pool_id: str, *, timeout: float, say: Say | None = None) -> None:
         """Wait until every node is idle; a failed StartTask raises with the tail of its stderr."""
-        deadline = time.monotonic() + timeout
-        last: list[str] = []
-        while time.monotonic() < deadline:
-            try:
-                nodes = list(self._client.list_nodes(pool_id))
-            except AzureError as exc:
-                raise batch_error(f"listing the nodes of pool {pool_id}", exc, self.endpoint) from exc
-            states = sorted(text(node.state) for node in nodes)
-            if states != last and say is not None:
-                say(f"pool {pool_id}: nodes {', '.join(states) or 'none yet'}")
-            last = states
-            failed = next((node for node in nodes if text(node.state) == "starttaskfailed"), None)
-            if failed is not None:
-                raise self._start_task_failure(pool_id, failed)
-            if nodes and all(state == "idle" for state in states):
-                return
-            time.sleep(0.2)
-        raise BatchServiceError(f"pool {pool_id} was not ready within {timeout:.0f} s")
+        wait_for_pool(self, pool_id, timeout=timeout, say=say)
 
-    def _start_task_failure(self, pool_id: str, node: batch_models.BatchNode) -> BatchServiceError:
+    def pool(self, pool_id: str) -> batch_models.BatchPool | None:
+        """The pool's allocation state and resize errors; None if it does not exist."""
         try:
-            tail = b"".join(self._client.download_node_file(pool_id, str(node.id), "startup/stderr.txt"))
+            fields = ["id", "state", "allocationState", "allocationStateTransitionTime", "resizeErrors"]
+            return self._client.get_pool(pool_id, select=[*fields, "enableAutoScale"])
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise batch_error(f"reading pool {pool_id}", exc, self.endpoint) from exc
+
+    def nodes(self, pool_id: str) -> list[batch_models.BatchNode]:
+        """The pool's nodes: state, StartTask info, errors."""
+        try:
+            return list(self._client.list_nodes(pool_id))
+        except AzureError as exc:
+            raise batch_error(f"listing the nodes of pool {pool_id}", exc, self.endpoint) from exc
+
+    def node_file_tail(self, pool_id: str, node_id: str, path: str) -> str:
+        """The end of a file on a node; empty if it cannot be read (the node may be gone)."""
+        try:
+            data = b"".join(self._client.download_node_file(pool_id, node_id, path))
         except AzureError:
-            tail = b""
-        info = node.start_task_info
-        return BatchServiceError(
-            f"the StartTask that installs nodetask failed on node {node.id} (exit code "
-            f"{info.exit_code if info else '?'}); its stderr ends with:\n"
-            f"{tail[-1500:].decode(errors='replace')}"
-        )
+            return ""
+        return data[-STDERR_TAIL_BYTES:].decode("utf-8", errors="replace").strip()
 
     def delete_pool(self, pool_id: str) -> bool:
         """Delete a pool; one that is already gone is success (returns False)."""

@@ -9,6 +9,7 @@ server errors).
 
 from __future__ import annotations
 
+import enum
 import time
 from typing import Any
 
@@ -21,6 +22,11 @@ from ._credentials import sign_in_failure
 from ._exceptions import BatchServiceError, BatchwordsError, DeadlineError
 
 Policy = SansIOHTTPPolicy[HttpRequest, HttpResponse]
+
+
+def text(value: object) -> str:
+    """An SDK enum's wire value ("completed"), not its repr ("BatchTaskState.COMPLETED")."""
+    return str(value.value) if isinstance(value, enum.Enum) else str(value)
 
 
 class BoundedRetry(RetryPolicy):  # type: ignore[type-arg]

@@ -50,5 +50,11 @@ class DeadlineError(BatchServiceError):
     """An operation did not finish within its deadline."""
 
 
+class PoolError(BatchServiceError):
+    """A job's pool cannot run its tasks and no node that could is coming: a resize error (a
+    zero core quota), every node's StartTask failed or unusable, or the job's preparation task
+    failed on every node. ``str()`` names the pool, the reason and the failing node's stderr."""
+
+
 class ServiceStartError(BatchwordsError):
     """A local service (Azurite, localbatch) or the nodetask wheelhouse could not be started or built."""

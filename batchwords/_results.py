@@ -17,7 +17,8 @@ from azure.batch import models as batch_models
 
 import nodetask
 
-from ._batch import Batch, text
+from ._batch import Batch
+from ._deadline import text
 from ._exceptions import StorageError
 from ._spec import JobSpec
 from ._storage import BlobInfo, Storage

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from azure.batch import models as batch_models
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-from ._batch import Batch, text
-from ._deadline import batch_error
+from ._batch import Batch
+from ._deadline import batch_error, text
 from ._exceptions import NotFoundError
 from ._tasks import task_inputs
 

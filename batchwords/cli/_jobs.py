@@ -12,6 +12,7 @@ from typing import Any
 
 from .._batch import Batch, TaskCounts
 from .._exceptions import NotFoundError
+from .._pool_health import pool_health
 from .._results import missing_results
 from .._task_views import TaskView, TaskViews
 from ._output import Column, counts_line, emit, emit_table
@@ -65,13 +66,21 @@ def list_jobs(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
+    """The job's state and task counts, and its pool's: allocation, node states, resize errors,
+    and why no node can run the job's tasks (with the failing node's stderr), if none can."""
     batch = clients(args).need_batch()
     job = batch.get_job(args.job)
     counts = batch.task_counts([args.job])
+    pool = pool_health(batch, job.pool_id, [job.id], since=job.created) if job.pool_id else None
     emit(
         args,
-        {"id": args.job, "state": job.state, "task_counts": counts.__dict__},
-        [f"job {args.job}: {job.state}; tasks {counts_line(counts)}"],
+        {
+            "id": args.job,
+            "state": job.state,
+            "task_counts": counts.__dict__,
+            "pool": pool.to_dict() if pool else None,
+        },
+        [f"job {args.job}: {job.state}; tasks {counts_line(counts)}", *(pool.lines() if pool else [])],
     )
     return 0
 

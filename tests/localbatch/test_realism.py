@@ -40,6 +40,29 @@ def test_new_nodes_wait_for_their_allocation(tmp_path):
         assert client.get_pool("pool").allocation_state == "steady"
 
 
+def test_an_allocation_failure_ends_the_resize_steady_with_its_error_and_no_node(tmp_path):
+    with serve(tmp_path, Realism(allocation_failure="AccountCoreQuotaReached")) as batch:
+        client = BatchClient(batch.endpoint, batch.credential)
+        make_pool(client, nodes=2)
+        pool = client.get_pool("pool")
+        assert (pool.allocation_state, pool.current_dedicated_nodes, node_states(client)) == ("steady", 0, [])
+        assert [(e.code, e.message) for e in pool.resize_errors or []] == [
+            ("AccountCoreQuotaReached", "The specified account has reached core quota")
+        ]
+
+
+def test_a_failing_allocation_is_resizing_for_the_allocation_delay_first(tmp_path):
+    with serve(tmp_path, Realism(allocation_delay=1.0, allocation_failure="AllocationFailed")) as batch:
+        client = BatchClient(batch.endpoint, batch.credential)
+        make_pool(client, nodes=1)
+        pool = client.get_pool("pool")
+        assert (pool.allocation_state, pool.resize_errors, node_states(client)) == ("resizing", None, [])
+        wait_for(lambda: client.get_pool("pool").allocation_state == "steady", timeout=20)
+        (error,) = client.get_pool("pool").resize_errors or []
+        assert error.code == "AllocationFailed"
+        assert node_states(client) == []
+
+
 def test_the_start_task_waits_for_its_latency(tmp_path):
     marker = tmp_path / "started"
     start_task = batch_models.BatchStartTask(
@@ -129,6 +152,16 @@ def test_serve_takes_the_profile_whole_or_in_parts():
     assert whole == Realism.azure(error_rate=0)
     part = _realism(build_parser().parse_args(["serve", "--data-dir", "d", "--allocation-delay", "4"]))
     assert part == Realism(allocation_delay=4)
+
+
+def test_serve_takes_an_allocation_failure_by_its_resize_error_code(tmp_path, capsys):
+    args = ["serve", "--data-dir", "d", "--allocation-failure", "AccountCoreQuotaReached"]
+    assert _realism(build_parser().parse_args(args)) == Realism(allocation_failure="AccountCoreQuotaReached")
+    with pytest.raises(SystemExit):
+        main(["serve", "--data-dir", str(tmp_path / "lb"), "--allocation-failure", "NoQuota"])
+    assert "invalid choice: 'NoQuota'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="allocation_failure is one of AccountCoreQuotaReached"):
+        Realism(allocation_failure="NoQuota")
 
 
 def test_serve_refuses_an_impossible_rate_by_name(tmp_path, capsys):

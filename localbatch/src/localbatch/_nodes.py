@@ -16,10 +16,15 @@ from . import _runner
 from ._documents import exit_code_failure, find_node, new_node, transition
 from ._faults import Faults
 from ._node_env import NODE_DIRS, batch_vars, node_dir
+from ._realism import RESIZE_ERRORS
 from ._runtime import Runtime
 from ._scheduler import Scheduler
 from ._store import Document
 from ._timeutil import stamp
+
+#: Stands, among a pool's nodes being allocated, for an allocation that will fail (the realism
+#: profile's ``allocation_failure``): no node id looks like it.
+FAILING = "(failing allocation)"
 
 
 class Nodes:
@@ -67,6 +72,9 @@ class Nodes:
                 for node_id, node in nodes.items()
                 if node["isDedicated"] == dedicated and node["state"] != "leavingpool"
             ]
+            if target > len(current) and self._runtime.realism.allocation_failure:
+                self._fail_allocation(pool_id)
+                continue
             for _ in range(target - len(current)):
                 node = new_node(self._runtime.base_url, pool_id, pool, dedicated)
                 self._store.put("node", node["id"], node, parent=pool_id)
@@ -129,15 +137,33 @@ class Nodes:
             pool["allocationState"] = state
             pool["allocationStateTransitionTime"] = stamp()
 
+    def _fail_allocation(self, pool_id: str) -> None:
+        """The realism profile's allocation failure: no node comes; the resize ends (after the
+        allocation delay, ``resizing`` meanwhile) ``steady`` with the error, as on the service."""
+        if not self._runtime.realism.allocation_delay:
+            self._resize_failed(pool_id)
+        elif FAILING not in self._allocating.setdefault(pool_id, set()):
+            self._allocating[pool_id].add(FAILING)
+            self._runtime.spawn(self._allocate, pool_id, FAILING, name=f"allocate-{pool_id}")
+
+    def _resize_failed(self, pool_id: str) -> None:
+        code = str(self._runtime.realism.allocation_failure)
+        pool = self._store.pools[pool_id]
+        pool["resizeErrors"] = [{"code": code, "message": RESIZE_ERRORS[code]}]
+        self._store.put("pool", pool_id, pool)
+
     def _allocate(self, pool_id: str, node_id: str) -> None:
         """The realism profile: a new node boots after the allocation delay."""
         if self._runtime.stopping.wait(self._runtime.realism.allocation_delay):
             return
         wake = self._runtime.wake
         with wake:
+            failing = node_id == FAILING and node_id in self._allocating.get(pool_id, set())
             self._allocating.get(pool_id, set()).discard(node_id)
             node = self._store.nodes.get(pool_id, {}).get(node_id)
             pool = self._store.pools.get(pool_id)
+            if failing and pool is not None:
+                self._resize_failed(pool_id)
             if node is not None and node["state"] == "starting":
                 self._boot(pool_id, node_id, node)
             if pool is not None:

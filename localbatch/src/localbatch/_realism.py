@@ -16,6 +16,15 @@ from typing import Any
 
 #: Seconds a deleted job or pool stays ``deleting`` before it is gone, as on the service.
 DELETE_DELAY = 1.0
+#: The resize errors ``allocation_failure`` can end a resize with: code -> message, as the
+#: Batch SDKs' PoolResizeErrorCodes describe them.
+RESIZE_ERRORS = {
+    "AccountCoreQuotaReached": "The specified account has reached core quota",
+    "AccountLowPriorityCoreQuotaReached": "The specified account has reached low priority core quota",
+    "AccountSpotCoreQuotaReached": "The specified account has reached spot core quota",
+    "AllocationFailed": "Desired number of nodes could not be allocated",
+    "AllocationTimedOut": "Desired number of nodes could not be allocated as the resize timeout was reached",
+}
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,10 @@ class Realism:
       tasks are requeued and it boots again. ``preempt_dedicated`` puts
       dedicated nodes at the same risk (a stand-in for host failures).
     - ``delete_delay``: seconds a deleted job or pool stays ``deleting``.
+    - ``allocation_failure``: a resize error code (``RESIZE_ERRORS``, e.g.
+      ``AccountCoreQuotaReached``, as a new account's zero core quota gives): every resize
+      that adds nodes adds none and ends (after the allocation delay) ``steady`` with that
+      error in the pool's ``resizeErrors``. Off in ``azure()``: no pool would get a node.
     - ``seed``: makes the random choices repeatable.
     """
 
@@ -44,6 +57,7 @@ class Realism:
     preemption_rate: float = 0.0
     preempt_dedicated: bool = False
     delete_delay: float = DELETE_DELAY
+    allocation_failure: str | None = None
     seed: int | None = None
     _random: random.Random = field(default_factory=random.Random, repr=False, compare=False)
     _random_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -51,12 +65,17 @@ class Realism:
     def __post_init__(self) -> None:
         for item in fields(self):
             value = getattr(self, item.name)
-            if item.name.startswith("_") or isinstance(value, bool) or value is None:
+            if item.name.startswith("_") or isinstance(value, bool | str) or value is None:
                 continue
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"realism: {item.name} must be a number of at least 0 (got {value})")
         if self.error_rate >= 1:
             raise ValueError(f"realism: error_rate is a fraction below 1 (got {self.error_rate})")
+        if self.allocation_failure is not None and self.allocation_failure not in RESIZE_ERRORS:
+            raise ValueError(
+                f"realism: allocation_failure is one of {', '.join(RESIZE_ERRORS)} "
+                f"(got {self.allocation_failure!r})"
+            )
         if self.seed is not None:
             self._random.seed(self.seed)
 
