@@ -387,9 +387,7 @@ def stack_values(stack: str, folder: Path = ROOT) -> tuple[str, dict[str, str]]:
     path = folder / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = sorted(p.name.split(".")[1] for p in folder.glob("Pulumi.*.yaml"))
-        raise StackConfigError(
-            f"no stack file {path.name}; stacks here: {', '.join(known)}"
-        )
+        raise StackConfigError(f"no stack file {path.name}; stacks here: {', '.join(known)}")
     project = yaml.safe_load((folder / "Pulumi.yaml").read_text(encoding="utf-8"))["name"]
     values = yaml.safe_load(path.read_text(encoding="utf-8")).get("config") or {}
     return str(project), {

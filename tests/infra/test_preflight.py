@@ -551,7 +551,7 @@ def test_an_unreachable_service_is_could_not_check_not_pass(fake):
 
 def test_the_command_names_an_unknown_stack_and_exits_2(capsys):
     assert main(["--stack", "nosuch"], credential=Token()) == 2
-    assert "no stack file infra/Pulumi.nosuch.yaml; stacks here: dev, prod" in capsys.readouterr().err
+    assert "no stack file Pulumi.nosuch.yaml; stacks here: dev, prod" in capsys.readouterr().err
 
 
 def test_the_cli_runs_the_checks_in_the_projects_python(fake):
@@ -564,7 +564,7 @@ def test_the_cli_runs_the_checks_in_the_projects_python(fake):
         check=False,
     )
     assert done.returncode == 2
-    assert "no stack file infra/Pulumi.nosuch.yaml" in done.stderr
+    assert "no stack file Pulumi.nosuch.yaml" in done.stderr
 
 
 def test_the_command_prints_json_and_exits_by_the_worst_result(fake, monkeypatch, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +14,10 @@ import pytest
 import yaml
 
 import infra.batch_job
-from batchwords import NODE_AGENT_SKU, wheels_digest
+from batchwords import NODE_AGENT_SKU, locked_files, nodetask_wheel, preparation_task, wheels_digest
 from infra import config as stack_config
 from infra import naming
+from infra.batch_job import nodetask_release
 from infra.compute import IMAGE, autoscale_formula
 from infra.identity import (
     AZURE_BATCH_JOB_SUBMITTER,
@@ -55,6 +57,21 @@ def run_program(stack: str, use_stack: Any, wheel: Path, **overrides: str) -> tu
     return mocks, outputs
 
 
+def assert_installs_by_hash_only(command: str) -> None:
+    """Every pip install in a node's command installs the lock's pins, by hash, with no index."""
+    installs = re.findall(r"-m pip install ([^;]*);", command)
+    assert installs
+    for arguments in installs:
+        words = arguments.replace('\\"', "").split()
+        assert {"--no-index", "--isolated", "--require-hashes"} <= set(words), arguments
+        named = [
+            w
+            for i, w in enumerate(words)
+            if not w.startswith("-") and words[i - 1] not in ("-r", "--find-links")
+        ]
+        assert named == [], f"pip install by name: {arguments}"
+
+
 @pytest.fixture
 def wheel(wheelhouse: Path) -> Path:
     """The real nodetask wheel (what `make wheel` makes), from the session's wheelhouse."""
@@ -83,9 +100,14 @@ def test_program_graph(stack, use_stack, wheel):
         assert mocks.of_type("azure-native:storage:Blob") == []
         assert not [call for call in mocks.calls if "listStorageAccountKeys" in call or "ListKeys" in call]
         (wheels,) = [r for r in mocks.dynamic("files") if r.inputs["prefix"] == WHEEL_PREFIX]
-        digest = wheels_digest([wheel])
+        # Every wheel of the release and its lock: the nodes have no package index.
+        files = locked_files(wheel.parent)
+        digest = wheels_digest([file.path for file in files])
         wheel_blob = f"{WHEEL_PREFIX}{digest}/{wheel.name}"
-        assert list(wheels.inputs["files"]) == [wheel_blob]
+        assert sorted(wheels.inputs["files"]) == sorted(
+            f"{WHEEL_PREFIX}{digest}/{file.name}" for file in files
+        )
+        assert any(name.endswith("/nodetask-lock.txt") for name in wheels.inputs["files"])
         (uploads,) = [r for r in mocks.dynamic("files") if r.inputs["prefix"] == ""]
         inputs = sorted(uploads.inputs["files"])
         assert inputs == sorted(p.name for p in (ROOT / "data").glob("*.txt"))
@@ -107,27 +129,35 @@ def test_program_graph(stack, use_stack, wheel):
         # a new wheel is a new URL and a new folder, so the StartTask changes with it.
         assert "resourceFiles" not in start
         wheel_url = f"https://{exported['storage_account']}.blob.core.windows.net/application/{wheel_blob}"
-        assert f"wheels/{wheel.name} {wheel_url}" in start["commandLine"]
+        sha256 = nodetask_wheel(files).sha256
+        assert f"wheels/{wheel.name} {wheel_url} {sha256}" in start["commandLine"]
         assert f"nodetask-{digest}/bin/nodetask" in start["commandLine"]
         assert "--identity pool-identity-id" in start["commandLine"]
         # Each job installs the same release where a node lacks it, and its tasks run it.
         (job,) = mocks.dynamic("job_id")
         config = stack_config.load(stack=stack)
         assert (job.inputs["task_bytes"], job.inputs["pool_slots"]) == (config.task_bytes, config.pool_slots)
+        url = (
+            f"https://{exported['storage_account']}.blob.core.windows.net/application/{WHEEL_PREFIX}{digest}"
+        )
         assert job.inputs["nodetask"] == {
             "digest": digest,
-            "wheels": {wheel.name: wheel_url},
+            "files": {file.name: {"url": f"{url}/{file.name}", "sha256": file.sha256} for file in files},
             "identity": "pool-identity-id",
-            "use_index": True,
             "python": "python3",
         }
+        # Neither the StartTask nor the jobs' preparation task installs a name with an index on.
+        release = nodetask_release(job.inputs["nodetask"])
+        assert release is not None
+        for command in (start["commandLine"], preparation_task(release).command_line):
+            assert_installs_by_hash_only(command)
         scale = pool.inputs["scaleSettings"]
         if values.get("batchwords:autoscale") == "true":
             formula = scale["autoScale"]["formula"]
             assert formula == autoscale_formula(
                 int(values["batchwords:maxNodes"]), int(values["batchwords:taskSlotsPerNode"])
             )
-            assert "$pending > 0" in formula
+            assert "$latest > 0 ? ceil($pending / " in formula
             assert ": 0;" in formula  # to zero when nothing is pending
         else:
             assert scale["fixedScale"]["targetLowPriorityNodes"] == int(values["batchwords:spotNodes"])
@@ -322,3 +352,23 @@ def test_empty_input_folder(use_stack, tmp_path):
 def test_missing_wheel_is_a_clear_error(tmp_path):
     with pytest.raises(stack_config.StackConfigError, match="run `make wheel`"):
         find_wheel(tmp_path)
+
+
+@pulumi.runtime.test
+def test_the_providers_know_whom_the_roles_went_to(use_stack, wheel):
+    """The object id azure-native signs in as (getClientConfig) got the data roles; the uploads and
+    the job are given it, to refuse other credentials at once."""
+    mocks, outputs = run_program("dev", use_stack, wheel)
+
+    def check(_: Any) -> None:
+        data_roles = {
+            r.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
+            for r in mocks.of_type("azure-native:authorization:RoleAssignment")
+            if r.inputs["principalId"] == DEPLOYER
+        }
+        assert {STORAGE_BLOB_DATA_CONTRIBUTOR, AZURE_BATCH_JOB_SUBMITTER} <= data_roles
+        dynamic = mocks.dynamic("job_id") + mocks.dynamic("files")
+        assert len(dynamic) == 3
+        assert {r.inputs["principal_id"] for r in dynamic} == {DEPLOYER}
+
+    return pulumi.Output.all(*outputs.values()).apply(check)
