@@ -15,7 +15,8 @@ from importlib import metadata
 from pathlib import Path
 
 from ._env import AUTO_STORAGE_KEY_ENV, KEY_ENV
-from ._realism import DELETE_DELAY, Realism
+from ._owner import ownership_problem
+from ._realism import DELETE_DELAY, RESIZE_ERRORS, Realism
 from ._runner import AutoStorage
 from ._server import LocalBatch
 
@@ -37,7 +38,7 @@ REALISM_FLAGS = (
 def version() -> str:
     """The installed distribution's version ("unknown" when run from a source tree)."""
     try:
-        return metadata.version("localbatch")
+        return metadata.version("batchwords-localbatch")
     except metadata.PackageNotFoundError:
         return "unknown"
 
@@ -72,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     realism.add_argument(
         "--preempt-dedicated", action="store_true", help="preempt dedicated nodes too, at the same rate"
     )
+    realism.add_argument(
+        "--allocation-failure",
+        choices=list(RESIZE_ERRORS),
+        metavar="CODE",
+        help="every resize that adds nodes adds none and ends with this resize error, as a zero core "
+        f"quota does (off in --realism): {', '.join(RESIZE_ERRORS)}",
+    )
     realism.add_argument("--seed", type=int, help="make the random faults repeatable")
     serve.add_argument("--verbose", action="store_true", help="log every scheduling step")
     return parser
@@ -80,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    problem = ownership_problem()
+    if problem:
+        print(f"localbatch: error: {problem}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
     )
@@ -146,6 +158,8 @@ def _realism(args: argparse.Namespace) -> Realism:
     chosen = {name: getattr(args, name) for _, name, _ in REALISM_FLAGS if getattr(args, name) is not None}
     if args.preempt_dedicated:
         chosen["preempt_dedicated"] = True
+    if args.allocation_failure:
+        chosen["allocation_failure"] = args.allocation_failure
     if args.seed is not None:
         chosen["seed"] = args.seed
     return Realism.azure(**chosen) if args.realism else Realism(**chosen)
