@@ -8,8 +8,7 @@ emulators and ``batchwords.cli`` is the command line.
 from __future__ import annotations
 
 from ._batch import Batch, JobInfo, TaskCounts
-from ._credentials import Credentials, require_principal, resolve_credentials, sign_in
-from ._endpoints import endpoint_gone
+from ._credentials import Credentials, resolve_credentials, sign_in
 from ._exceptions import (
     BatchServiceError,
     BatchwordsError,
@@ -38,7 +37,6 @@ from ._results import JobResults, TaskResult, merge_counts
 from ._spec import JOB_SET_ID, JobSpec
 from ._storage import BlobInfo, Storage, md5_base64, sas_lifetime
 from ._tasks import TaskLimits, build_task, input_id_for, input_problems
-from ._wheels import NodeFile, locked_files, nodetask_wheel
 
 __version__ = "0.1.0"
 
@@ -60,7 +58,6 @@ __all__ = [
     "JobSet",
     "JobSetOutputs",
     "JobSpec",
-    "NodeFile",
     "NodetaskRelease",
     "NotFoundError",
     "PoolError",
@@ -76,19 +73,15 @@ __all__ = [
     "TaskResult",
     "__version__",
     "build_task",
-    "endpoint_gone",
     "input_id_for",
     "input_problems",
-    "locked_files",
     "md5_base64",
     "merge_counts",
     "nodetask_start_task",
-    "nodetask_wheel",
     "parse_size",
     "plan_tasks",
     "pool_options",
     "preparation_task",
-    "require_principal",
     "resolve_credentials",
     "sas_lifetime",
     "select_inputs",

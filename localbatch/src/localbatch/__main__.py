@@ -15,7 +15,6 @@ from importlib import metadata
 from pathlib import Path
 
 from ._env import AUTO_STORAGE_KEY_ENV, KEY_ENV
-from ._owner import ownership_problem
 from ._realism import DELETE_DELAY, RESIZE_ERRORS, Realism
 from ._runner import AutoStorage
 from ._server import LocalBatch
@@ -38,7 +37,7 @@ REALISM_FLAGS = (
 def version() -> str:
     """The installed distribution's version ("unknown" when run from a source tree)."""
     try:
-        return metadata.version("batchwords-localbatch")
+        return metadata.version("localbatch")
     except metadata.PackageNotFoundError:
         return "unknown"
 
@@ -88,10 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    problem = ownership_problem()
-    if problem:
-        print(f"localbatch: error: {problem}", file=sys.stderr)
-        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
     )
