@@ -8,7 +8,8 @@ emulators and ``batchwords.cli`` is the command line.
 from __future__ import annotations
 
 from ._batch import Batch, JobInfo, TaskCounts
-from ._credentials import Credentials, resolve_credentials, sign_in
+from ._credentials import Credentials, require_principal, resolve_credentials, sign_in
+from ._endpoints import endpoint_gone
 from ._exceptions import (
     BatchServiceError,
     BatchwordsError,
@@ -73,6 +74,7 @@ __all__ = [
     "TaskResult",
     "__version__",
     "build_task",
+    "endpoint_gone",
     "input_id_for",
     "input_problems",
     "md5_base64",
@@ -82,6 +84,7 @@ __all__ = [
     "plan_tasks",
     "pool_options",
     "preparation_task",
+    "require_principal",
     "resolve_credentials",
     "sas_lifetime",
     "select_inputs",

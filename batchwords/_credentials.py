@@ -235,6 +235,51 @@ def token_claims(token: str) -> dict[str, object]:
     return claims
 
 
+def _who(claims: Mapping[str, object]) -> tuple[str, str]:
+    """(kind, name) of the principal a token's claims name: ("user", its sign-in name) or
+    ("service principal", its application's name or id)."""
+    person = claims.get("upn") or claims.get("unique_name") or claims.get("preferred_username")
+    # "idtyp" says app or user where the token has it; else a token naming a person is a user's.
+    if claims.get("idtyp") == "user" or ("idtyp" not in claims and person is not None):
+        return "user", str(person or "")
+    return "service principal", str(claims.get("app_displayname") or claims.get("appid") or "")
+
+
+#: How to make azure-identity sign in as the principal the program granted the roles to.
+SAME_PRINCIPAL_HINT = (
+    "make both the same principal: for a service principal, set AZURE_CLIENT_ID, AZURE_TENANT_ID and "
+    "AZURE_CLIENT_SECRET to the one in ARM_CLIENT_ID, ARM_TENANT_ID and ARM_CLIENT_SECRET (azure-native "
+    "reads ARM_*, azure-identity AZURE_*); for yourself, `az login` as the user who runs `pulumi up`, "
+    "and on a machine with a managed identity (which DefaultAzureCredential tries before the Azure "
+    "CLI) also set AZURE_TOKEN_CREDENTIALS=AzureCliCredential"
+)
+
+
+def require_principal(credentials: Credentials, object_id: str | None, scope: str = STORAGE_SCOPE) -> None:
+    """Fail at once, naming both object ids, when Entra ID credentials act as another principal
+    than ``object_id`` (the one the Pulumi program granted the data roles to): Storage and Batch
+    would answer 403, which looks like a role still applying. Shared Key (the emulators) and no
+    ``object_id`` are not checked."""
+    if not object_id or isinstance(credentials.storage, AzureNamedKeyCredential):
+        return
+    try:
+        claims = token_claims(credentials.storage.get_token(scope).token)
+    except ClientAuthenticationError as exc:
+        raise sign_in_failure(exc) or ConfigError(SIGN_IN_HINT) from exc
+    signed_in = str(claims.get("oid") or "")
+    if signed_in.lower() == object_id.lower():
+        return
+    kind, name = _who(claims)
+    oid = signed_in or "missing from its token"
+    who = f"{kind} {name} (object id {oid})" if name else f"{kind} with object id {oid}"
+    raise ConfigError(
+        f"the data roles were granted to object id {object_id} (whom azure-native signs in as), but "
+        f"batchwords' credentials, {credentials.source}, sign in as the {who}: Storage and Batch would "
+        f"refuse them (403); {SAME_PRINCIPAL_HINT}",
+        [("principal_id", f"is {object_id}, but the credentials sign in as object id {signed_in or '?'}")],
+    )
+
+
 def _azure_cli_subscription(environ: Mapping[str, str]) -> dict[str, str] | None:
     """The Azure CLI's default subscription (what `az account show` prints), from its profile file."""
     folder = Path(environ.get("AZURE_CONFIG_DIR") or Path.home() / ".azure")
@@ -267,14 +312,12 @@ def identity(credentials: Credentials, environ: Mapping[str, str] | None = None)
         claims = token_claims(credentials.batch.get_token(BATCH_SCOPE).token)
     except ClientAuthenticationError as exc:
         raise sign_in_failure(exc) or ConfigError(SIGN_IN_HINT) from exc
-    person = claims.get("upn") or claims.get("unique_name") or claims.get("preferred_username")
-    # "idtyp" says app or user where the token has it; else a token naming a person is a user's.
-    user = claims.get("idtyp") == "user" or ("idtyp" not in claims and person is not None)
+    kind, name = _who(claims)
     subscription_id = env.get("AZURE_SUBSCRIPTION_ID")
     subscription = {"id": subscription_id, "name": ""} if subscription_id else _azure_cli_subscription(env)
     return {
-        "kind": "user" if user else "service principal",
-        "name": str(person if user else claims.get("app_displayname") or claims.get("appid") or ""),
+        "kind": kind,
+        "name": name,
         "object_id": claims.get("oid"),
         "app_id": claims.get("appid") or claims.get("azp"),
         "tenant_id": claims.get("tid"),

@@ -21,6 +21,7 @@ import pulumi.dynamic
 from pulumi.runtime import rpc
 
 import batchwords
+from infra import dynamic
 
 #: Changing any of these moves the files elsewhere: a new resource.
 REPLACE_FIELDS = ("storage_endpoint", "container", "prefix")
@@ -34,6 +35,8 @@ class BlobFilesInputs:
     prefix: str
     #: blob name -> (local path, base64 MD5 as the program read it)
     files: dict[str, tuple[Path, str]]
+    #: The object id the program granted the Storage data role to (None: not checked).
+    principal_id: str | None = None
 
     @classmethod
     def parse(cls, props: Mapping[str, Any]) -> BlobFilesInputs:
@@ -47,12 +50,19 @@ class BlobFilesInputs:
             for name, entry in dict(props["files"]).items()
         }
         return cls(
-            str(props["storage_endpoint"]), str(props["container"]), str(props.get("prefix") or ""), files
+            str(props["storage_endpoint"]),
+            str(props["container"]),
+            str(props.get("prefix") or ""),
+            files,
+            dynamic.principal_id(props),
         )
 
     def storage(self) -> batchwords.Storage:
-        """A client for this call only: nothing is kept on the (pickled) provider."""
-        return batchwords.Storage(self.storage_endpoint, batchwords.resolve_credentials().storage)
+        """A client for this call only: nothing is kept on the (pickled) provider. Entra ID
+        credentials must act as the principal that got the role, else this fails at once."""
+        credentials = batchwords.resolve_credentials()
+        batchwords.require_principal(credentials, self.principal_id)
+        return batchwords.Storage(self.storage_endpoint, credentials.storage)
 
     def sync(self, previous: BlobFilesInputs | None = None) -> dict[str, Any]:
         """Upload the files as the program read them, or nothing: a file gone or changed since is refused."""
@@ -99,8 +109,10 @@ class _BlobFilesProvider(pulumi.dynamic.ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         replaces = [name for name in REPLACE_FIELDS if olds.get(name) != news.get(name)]
+        # A new principal (another deployer) updates in place, so that later verbs check it.
+        updates = [name for name in ("files", "principal_id") if olds.get(name) != news.get(name)]
         return pulumi.dynamic.DiffResult(
-            changes=bool(replaces) or olds.get("files") != news.get("files"),
+            changes=bool(replaces or updates),
             replaces=replaces,
             stables=[name for name in REPLACE_FIELDS if name not in replaces],
             delete_before_replace=False,
@@ -128,11 +140,13 @@ class _BlobFilesProvider(pulumi.dynamic.ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         inputs = BlobFilesInputs.parse(props)
         storage = inputs.storage()
+        if dynamic.gone(inputs.storage_endpoint, "Storage"):
+            return
         for name in inputs.files:  # only what this resource put there
             storage.delete_blob(inputs.container, name)
 
 
-class BlobFiles(pulumi.dynamic.Resource):
+class BlobFiles(pulumi.dynamic.Resource, module="batchwords", name="BlobFiles"):
     """Local files as blobs under one prefix of a container, one resource for all of them."""
 
     blobs: pulumi.Output[dict[str, str]]
@@ -146,6 +160,7 @@ class BlobFiles(pulumi.dynamic.Resource):
         container: pulumi.Input[str],
         files: Mapping[str, Path],
         prefix: str = "",
+        principal_id: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         #: blob name -> base64 MD5, known while the program runs (also in a preview).
@@ -158,6 +173,8 @@ class BlobFiles(pulumi.dynamic.Resource):
             "container": container,
             "prefix": prefix,
             "files": entries,
+            # Who the program granted the Storage role to: the provider's credentials must be it.
+            "principal_id": principal_id,
             **dict.fromkeys(OUTPUT_FIELDS),
         }
-        super().__init__(_BlobFilesProvider(), name, props, opts)
+        super().__init__(_BlobFilesProvider(), name, props, dynamic.keep_state(opts))

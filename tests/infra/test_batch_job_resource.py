@@ -10,7 +10,7 @@ import pytest
 
 from infra.batch_job import OUTPUT_FIELDS, BatchJob
 from tests.support import pulumi_mocks
-from tests.support.pulumi_mocks import Mocks
+from tests.support.pulumi_mocks import BATCH_JOB, Mocks
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_resource_inputs_outputs_and_provider(mocks):
     def check(values: list[Any]) -> None:
         state, top = values
         (declared,) = [r for r in mocks.resources if r.name == "words"]
-        assert declared.typ == "pulumi-python:dynamic:Resource"
+        assert declared.typ == BATCH_JOB
         assert declared.inputs["numwords"] == 5
         assert declared.inputs["inputs"] == {"a.txt": "1B2M2Y8AsgTpgAmY7PhCfg=="}
         provider = declared.inputs["__provider"]

@@ -218,3 +218,88 @@ def test_blob_files_verbs_over_grpc(emulators, host, tmp_path):
     assert [blob.name for blob in emulators.storage.list_blobs(container)] == ["b.txt"]
     host.delete("files", id_, updated)
     assert emulators.storage.list_blobs(container) == []
+
+
+#: The providers as the state of a stack deployed before holds them (``__provider``): dill pickles
+#: each class by reference, so ``infra.batch_job._BatchJobProvider`` and
+#: ``infra.blob_files._BlobFilesProvider`` must stay importable under these names, or no
+#: existing stack can be updated or destroyed.
+STATE_PROVIDERS = {
+    "BatchJob": "gASVLAAAAAAAAACMD2luZnJhLmJhdGNoX2pvYpSMEV9CYXRjaEpvYlByb3ZpZGVylJOUKYGULg==",
+    "BlobFiles": "gASVLgAAAAAAAACMEGluZnJhLmJsb2JfZmlsZXOUjBJfQmxvYkZpbGVzUHJvdmlkZXKUk5QpgZQu",
+}
+GONE_BATCH = "https://bwbagone.westeurope.batch.azure.com.invalid"
+GONE_STORAGE = "https://bwstgone.blob.core.windows.net.invalid/"
+
+
+@pytest.fixture
+def state_host() -> Iterator[tuple[Host, subprocess.Popen[bytes]]]:
+    """A fresh provider host, started as the engine starts it, with Shared Key credentials for
+    accounts that no longer exist (no emulator: nothing is reached)."""
+    workdir, python, option = engine_launch()
+    environ = {
+        **os.environ,
+        "PULUMI_RUNTIME_VIRTUALENV": option,
+        "PULUMI_PROJECT": "batchwords",
+        "BATCHWORDS_BATCH_ACCOUNT": "bwbagone",
+        "BATCHWORDS_BATCH_KEY": "a2V5",
+        "BATCHWORDS_STORAGE_ACCOUNT": "bwstgone",
+        "BATCHWORDS_STORAGE_KEY": "a2V5",
+    }
+    process = subprocess.Popen(
+        [str(python), "-u", "-m", "pulumi.dynamic"],
+        cwd=workdir,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline().decode().strip() or 0)
+        assert port, process.stderr.read().decode() if process.stderr else "no port"
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield Host(provider_pb2_grpc.ResourceProviderStub(channel)), process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_the_state_providers_are_what_serialize_provider_makes_today():
+    assert serialize_provider(_BatchJobProvider()) == STATE_PROVIDERS["BatchJob"]
+    assert serialize_provider(_BlobFilesProvider()) == STATE_PROVIDERS["BlobFiles"]
+
+
+def test_destroy_from_an_existing_state_after_the_accounts_were_deleted(state_host):
+    """`pulumi destroy` after both accounts were deleted outside Pulumi: the provider host loads
+    the providers from the state and deletes both resources as gone, over gRPC."""
+    host, process = state_host
+    host.configure()
+    job = {
+        "__provider": STATE_PROVIDERS["BatchJob"],
+        "job_id": "batchwords-dev",
+        "pool_id": "batchwords",
+        "batch_endpoint": GONE_BATCH,
+        "storage_endpoint": GONE_STORAGE,
+        "input_container": "input",
+        "output_container": "output",
+        "inputs": {"a.txt": "1B2M2Y8AsgTpgAmY7PhCfg=="},
+        "numwords": 10.0,
+        "job_ids": ["batchwords-dev", "batchwords-dev-1"],
+        "state": "succeeded",
+    }
+    files = {
+        "__provider": STATE_PROVIDERS["BlobFiles"],
+        "storage_endpoint": GONE_STORAGE,
+        "container": "input",
+        "prefix": "",
+        "files": {"a.txt": {"path": "/gone/a.txt", "md5": "1B2M2Y8AsgTpgAmY7PhCfg=="}},
+    }
+    assert list(host.check("job", job).failures) == []
+    assert list(host.check("files", files).failures) == []
+    host.delete("job", "batchwords-dev", job)  # a gRPC error (an import error, a failure) raises
+    host.delete("files", "input/", files)
+    process.kill()
+    assert process.stderr is not None
+    said = process.stderr.read().decode()
+    assert f"the Batch account's endpoint {GONE_BATCH} does not resolve" in said
+    assert said.count(f"the Storage account's endpoint {GONE_STORAGE} does not resolve") == 2

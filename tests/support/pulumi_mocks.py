@@ -17,6 +17,9 @@ NAME_INPUTS = {
     "azure-native:batch:Pool": "poolName",
     "azure-native:authorization:RoleAssignment": "roleAssignmentName",
 }
+#: The dynamic resources' own types (``pulumi.dynamic.Resource`` subclasses with module and name).
+BATCH_JOB = "pulumi-python:dynamic/batchwords:BatchJob"
+BLOB_FILES = "pulumi-python:dynamic/batchwords:BlobFiles"
 
 
 class Mocks(pulumi.runtime.Mocks):
@@ -45,9 +48,9 @@ class Mocks(pulumi.runtime.Mocks):
             outputs["accountEndpoint"] = f"{name}.westeurope.batch.azure.com"
         if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
             outputs.update(principalId="00000000-0000-0000-0000-0000000000a1", clientId="client")
-        if args.typ == "pulumi-python:dynamic:Resource" and "job_id" in inputs:  # BatchJob
+        if args.typ == BATCH_JOB:
             outputs.update(state="succeeded", job_ids=[inputs["job_id"]], top_words=[["the", 9]], tasks={})
-        if args.typ == "pulumi-python:dynamic:Resource" and "files" in inputs:  # BlobFiles
+        if args.typ == BLOB_FILES:
             files = inputs["files"]
             outputs.update(
                 blobs={name: entry["md5"] for name, entry in files.items()},
@@ -73,7 +76,7 @@ class Mocks(pulumi.runtime.Mocks):
 
     def dynamic(self, marker: str) -> list[pulumi.runtime.MockResourceArgs]:
         """The dynamic resources with input ``marker`` (job_id: BatchJob, files: BlobFiles)."""
-        return [r for r in self.of_type("pulumi-python:dynamic:Resource") if marker in r.inputs]
+        return [r for typ in (BATCH_JOB, BLOB_FILES) for r in self.of_type(typ) if marker in r.inputs]
 
 
 def install(project: str = "batchwords", stack: str = "unit") -> Mocks:
