@@ -372,23 +372,3 @@ def test_the_providers_know_whom_the_roles_went_to(use_stack, wheel):
         assert {r.inputs["principal_id"] for r in dynamic} == {DEPLOYER}
 
     return pulumi.Output.all(*outputs.values()).apply(check)
-
-
-@pulumi.runtime.test
-def test_the_providers_know_whom_the_roles_went_to(use_stack, wheel):
-    """The object id azure-native signs in as (getClientConfig) got the data roles; the uploads and
-    the job are given it, to refuse other credentials at once."""
-    mocks, outputs = run_program("dev", use_stack, wheel)
-
-    def check(_: Any) -> None:
-        data_roles = {
-            r.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
-            for r in mocks.of_type("azure-native:authorization:RoleAssignment")
-            if r.inputs["principalId"] == DEPLOYER
-        }
-        assert {STORAGE_BLOB_DATA_CONTRIBUTOR, AZURE_BATCH_JOB_SUBMITTER} <= data_roles
-        dynamic = mocks.dynamic("job_id") + mocks.dynamic("files")
-        assert len(dynamic) == 3
-        assert {r.inputs["principal_id"] for r in dynamic} == {DEPLOYER}
-
-    return pulumi.Output.all(*outputs.values()).apply(check)
