@@ -39,9 +39,9 @@ lint: $(PY_STAMP)
 typecheck: $(PY_STAMP)
 	$(BIN)/mypy
 
-## wheel: the nodetask wheel a pool's StartTask installs, into build/wheels
+## wheel: the node release a pool's StartTask installs, into build/wheels: nodetask's wheel, its dependencies' wheels for the Azure nodes (Python 3.12, x86_64) and the lock pinning each by sha256
 wheel: $(PY_STAMP)
-	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir build/wheels ./nodetask
+	$(BIN)/python -m batchwords._wheel_build build/wheels
 
 ## bench: nodetask throughput and memory, its install and fixed cost per task, transfers, localbatch task rates, batchwords submit/monitor, end to end (SIZES in MB, e.g. make bench SIZES="100 1000")
 SIZES ?= 100

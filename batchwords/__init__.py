@@ -38,6 +38,7 @@ from ._results import JobResults, TaskResult, merge_counts
 from ._spec import JOB_SET_ID, JobSpec
 from ._storage import BlobInfo, Storage, md5_base64, sas_lifetime
 from ._tasks import TaskLimits, build_task, input_id_for, input_problems
+from ._wheels import NodeFile, locked_files, nodetask_wheel
 
 __version__ = "0.1.0"
 
@@ -59,6 +60,7 @@ __all__ = [
     "JobSet",
     "JobSetOutputs",
     "JobSpec",
+    "NodeFile",
     "NodetaskRelease",
     "NotFoundError",
     "PoolError",
@@ -77,9 +79,11 @@ __all__ = [
     "endpoint_gone",
     "input_id_for",
     "input_problems",
+    "locked_files",
     "md5_base64",
     "merge_counts",
     "nodetask_start_task",
+    "nodetask_wheel",
     "parse_size",
     "plan_tasks",
     "pool_options",

@@ -7,12 +7,14 @@ retry a task whose resource files fail to download, and new role assignments
 take up to about 10 minutes to apply: so the wheels are fetched here, with the
 pool's managed identity (a token from the instance metadata service) or a SAS
 in the URL, retrying for a bounded time and saying what is being waited for.
+Every file is checked against the sha256 its release records before it takes
+its name, so pip never sees bytes the release does not name.
 """
 
 import argparse
+import hashlib
 import json
 import os
-import shutil
 import sys
 import time
 import urllib.error
@@ -34,7 +36,11 @@ def token(imds: str, identity: str) -> str:
         return str(json.load(response)["access_token"])
 
 
-def fetch(url: str, target: str, identity: str | None, imds: str) -> None:
+class Refused(Exception):
+    """The bytes fetched are not the ones the release names: never retried, never kept."""
+
+
+def fetch(url: str, target: str, sha256: str, identity: str | None, imds: str) -> None:
     headers = {"x-ms-version": "2021-08-06"}
     if identity:
         try:
@@ -42,8 +48,14 @@ def fetch(url: str, target: str, identity: str | None, imds: str) -> None:
         except (urllib.error.URLError, OSError, KeyError, ValueError) as exc:
             raise OSError(f"no token for the pool identity from the metadata service: {exc}") from exc
     request = urllib.request.Request(url, headers=headers)  # noqa: S310 (main checks the schemes)
+    digest = hashlib.sha256()
     with urllib.request.urlopen(request, timeout=120) as response, open(target + ".part", "wb") as out:  # noqa: S310
-        shutil.copyfileobj(response, out)
+        while chunk := response.read(1 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    if digest.hexdigest() != sha256:
+        os.remove(target + ".part")
+        raise Refused(f"its sha256 is {digest.hexdigest()}, the release records {sha256}")
     os.replace(target + ".part", target)
 
 
@@ -53,22 +65,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--imds", default=IMDS)
     parser.add_argument("--wait", type=float, default=900.0, help="seconds to keep retrying")
     parser.add_argument("--delay", type=float, default=5.0, help="first pause between tries")
-    parser.add_argument("pairs", nargs="+", metavar="TARGET URL")
+    parser.add_argument("files", nargs="+", metavar="TARGET URL SHA256")
     args = parser.parse_args(argv)
-    pairs = list(zip(args.pairs[::2], args.pairs[1::2], strict=False))
-    if len(args.pairs) % 2 or not all(url.startswith(("https://", "http://")) for _, url in pairs):
-        parser.error("give TARGET URL pairs, with http(s) URLs")
+    files = list(zip(args.files[::3], args.files[1::3], args.files[2::3], strict=False))
+    if len(args.files) % 3 or not all(
+        url.startswith(("https://", "http://")) and len(sha) == 64 and not sha.strip("0123456789abcdef")
+        for _, url, sha in files
+    ):
+        parser.error("give TARGET URL SHA256 triples, with http(s) URLs and lowercase hex digests")
     if not args.imds.startswith("http://"):
         parser.error("--imds must be an http URL")
     deadline = time.monotonic() + args.wait
-    for target, url in pairs:
+    for target, url, sha256 in files:
         shown = url.split("?")[0]
         delay = args.delay
         while True:
             try:
-                fetch(url, target, args.identity, args.imds)
+                fetch(url, target, sha256, args.identity, args.imds)
                 print("batchwords: fetched " + shown, flush=True)
                 break
+            except Refused as exc:
+                sys.exit(f"batchwords: refused {shown}: {exc} (not installed, not retried)")
             except urllib.error.HTTPError as exc:
                 code = exc.headers.get("x-ms-error-code") or exc.reason
                 why = f"HTTP {exc.code} {code}"

@@ -1,7 +1,9 @@
 """The pool, and how nodetask gets onto its nodes: the StartTask and each job's preparation task.
 
-A nodetask release is named by the digest of its wheels and installed on a
-node into a folder of that name, at most once. The pool's StartTask installs
+A nodetask release is its wheels and their lock (``_wheels``), named by the
+digest of those files and installed on a node into a folder of that name, at
+most once: each file fetched is checked against its sha256 before it takes
+its name, and pip installs from those files only, by hash, with no index. The pool's StartTask installs
 the release the pool was created with; every job's preparation task installs
 the job's own release when the node lacks it, so a job's tasks always run the
 wheel it was submitted with, whatever the nodes booted with.
@@ -10,9 +12,11 @@ wheel it was submitted with, whatever the nodes booted with.
 from __future__ import annotations
 
 import ast
+import base64
 import hashlib
+import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +24,7 @@ from azure.batch import models as batch_models
 
 from . import _node_fetch
 from ._env import NODE_FETCH
+from ._wheels import LOCK, NodeFile
 
 #: A current Ubuntu LTS marketplace image and the node agent that matches it
 #: (the Pulumi program's pool and the offline run's use the same).
@@ -31,9 +36,18 @@ DEFAULT_VM_SIZE = "standard_d2s_v3"
 RELEASES = "$AZ_BATCH_NODE_SHARED_DIR/batchwords"
 #: Seconds apt waits for the dpkg lock (held by unattended-upgrades on a fresh node).
 APT_LOCK_TIMEOUT = 600
+#: Runs of apt, APT_RETRY_DELAY s apart: the lock timeout does not cover apt-get update's lists lock.
+APT_TRIES = 20
+APT_RETRY_DELAY = 30
 #: The install's folder of wheels (relative to its task's working directory).
 WHEEL_DIR = "wheels"
 DIGEST_CHARS = 16
+#: Decodes and runs the fetch program, which comes base64-encoded in the environment (one line).
+FETCH_BOOTSTRAP = f'import base64,os;exec(base64.b64decode(os.environ["{NODE_FETCH}"]))'
+#: ... as one shell word in double quotes: no single quote for ``retrying``'s quoting to multiply.
+_FETCH_ARG = '"' + FETCH_BOOTSTRAP.replace('"', '\\"') + '"'
+_FILE_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]*")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def pool_options(
@@ -58,12 +72,17 @@ def pool_options(
     )
 
 
-def wheels_digest(wheels: Sequence[Path]) -> str:
-    """The content digest that names a release: every wheel's name and bytes."""
+def release_digest(files: Iterable[tuple[str, str]]) -> str:
+    """The content digest that names a release: every file's name and sha256 (hex)."""
     digest = hashlib.sha256()
-    for wheel in sorted(wheels, key=lambda path: path.name):
-        digest.update(wheel.name.encode() + b"\0" + hashlib.sha256(wheel.read_bytes()).digest())
+    for name, sha256 in sorted(files):
+        digest.update(name.encode() + b"\0" + bytes.fromhex(sha256))
     return digest.hexdigest()[:DIGEST_CHARS]
+
+
+def wheels_digest(wheels: Sequence[Path]) -> str:
+    """The content digest that names a release: every file's name and bytes (the wheels and the lock)."""
+    return release_digest((path.name, hashlib.sha256(path.read_bytes()).hexdigest()) for path in wheels)
 
 
 def _fetch_program() -> str:
@@ -73,16 +92,20 @@ def _fetch_program() -> str:
     return ast.unparse(tree)
 
 
+def encoded_fetch_program() -> str:
+    """The fetch program as an environment value: base64, one line of ASCII (Batch documents
+    nothing about newlines in environment values)."""
+    return base64.b64encode(_fetch_program().encode()).decode("ascii")
+
+
 @dataclass(frozen=True)
 class NodetaskRelease:
-    """One build of nodetask for the nodes: its wheels and where a node installs them."""
+    """One build of nodetask for the nodes: its files and where a node installs them."""
 
-    #: ``wheels_digest`` of the wheels.
+    #: ``release_digest`` of the files.
     digest: str
-    #: (file name, URL) of every wheel.
-    wheels: tuple[tuple[str, str], ...]
-    #: Dependencies may come from the package index (Azure), or only from ``wheels`` (offline).
-    use_index: bool
+    #: (file name, URL, sha256) of every wheel and of the lock (``LOCK``) that pins them.
+    files: tuple[tuple[str, str, str], ...]
     #: Resource id of the managed identity the node downloads with; None when the URLs carry a SAS.
     identity: str | None = None
     #: The node's Python (Ubuntu's python3 on Azure).
@@ -92,6 +115,25 @@ class NodetaskRelease:
     #: Runs of an install script, ``retry_delay`` x n seconds apart, within each of Batch's tries.
     attempts: int = 3
     retry_delay: int = 30
+
+    def __post_init__(self) -> None:
+        names = [name for name, _, _ in self.files]
+        bad = [name for name in names if not _FILE_NAME.fullmatch(name)]
+        bad += [name for name, _, sha256 in self.files if not _SHA256.fullmatch(sha256)]
+        if bad or LOCK not in names or len(set(names)) != len(names):
+            raise ValueError(
+                f"a release is distinct plain file names, each with a lowercase hex sha256, {LOCK} "
+                f"among them (got {names!r}; wrong: {bad!r})"
+            )
+
+    @classmethod
+    def of(cls, files: Sequence[NodeFile], urls: Mapping[str, str], **options: object) -> NodetaskRelease:
+        """The release of a locked folder's files (``_wheels.locked_files``), each at ``urls[name]``."""
+        return cls(
+            digest=release_digest((file.name, file.sha256) for file in files),
+            files=tuple((file.name, urls[file.name], file.sha256) for file in files),
+            **options,  # type: ignore[arg-type]
+        )
 
     @property
     def venv(self) -> str:
@@ -103,21 +145,22 @@ class NodetaskRelease:
         return f'"{self.venv}/bin/nodetask"'
 
     def environment(self) -> dict[str, str]:
-        """What an install script needs in its environment: the fetch program."""
-        return {NODE_FETCH: _fetch_program()}
+        """What an install script needs in its environment: the fetch program (encoded)."""
+        return {NODE_FETCH: encoded_fetch_program()}
 
     def install_script(self) -> str:
         """Shell commands installing the release unless the node has it; safe to run concurrently.
 
         A lock serialises installers (StartTask, several jobs' preparation
         tasks); a marker written last tells a finished install from a broken one.
+        The fetch refuses a file whose sha256 is not the release's; pip then
+        installs the lock's pins from those files only (no index, by hash).
         """
         fetch = ["--wait", str(self.fetch_wait)]
         if self.identity:
             fetch += ["--identity", self.identity]
-        for name, url in self.wheels:
-            fetch += [f"{WHEEL_DIR}/{name}", url]
-        index = "" if self.use_index else "--no-index "
+        for name, url, sha256 in self.files:
+            fetch += [f"{WHEEL_DIR}/{name}", url, sha256]
         venv, python = self.venv, shlex.quote(self.python)
         return (
             "set -e; "
@@ -127,10 +170,10 @@ class NodetaskRelease:
             f'if [ -f "{venv}/.installed" ]; then echo "nodetask {self.digest} is installed"; exit 0; fi; '
             f'rm -rf "{venv}" {WHEEL_DIR}; mkdir -p {WHEEL_DIR}; '
             # The fetch program comes in the environment: command lines stay short.
-            f'{python} -c "${NODE_FETCH}" {shlex.join(fetch)}; '
+            f"{python} -c {_FETCH_ARG} {shlex.join(fetch)}; "
             f'{python} -m venv "{venv}"; '
-            f'"{venv}/bin/python" -m pip install --quiet --disable-pip-version-check '
-            f"{index}--find-links {WHEEL_DIR} nodetask; "
+            f'"{venv}/bin/python" -m pip install --quiet --disable-pip-version-check --isolated --no-index '
+            f"--only-binary=:all: --require-hashes --find-links {WHEEL_DIR} -r {WHEEL_DIR}/{LOCK}; "
             # Installed by one user, run by the tasks' others.
             f'chmod -R a+rX "{venv}"; '
             f'"{venv}/bin/nodetask" --help > /dev/null; '
@@ -138,14 +181,28 @@ class NodetaskRelease:
         )
 
 
-def system_script(*, install_venv_package: bool) -> str:
+def system_script(
+    *, install_venv_package: bool, apt_tries: int = APT_TRIES, apt_delay: int = APT_RETRY_DELAY
+) -> str:
     """What the node needs before any release: Debian's python3-venv, absent from Ubuntu's
-    marketplace images (needs an elevated StartTask)."""
+    marketplace images (needs an elevated StartTask).
+
+    On first boot unattended-upgrades often holds apt's locks. apt waits for
+    the dpkg lock (``DPkg::Lock::Timeout``), but not for the lists lock that
+    ``apt-get update`` takes, nor the download cache's: so the update and the
+    install run up to ``apt_tries`` times, ``apt_delay`` s apart.
+    """
     if not install_venv_package:
         return ""
-    # On first boot unattended-upgrades often holds the dpkg lock: wait for it.
     apt = f"apt-get -o DPkg::Lock::Timeout={APT_LOCK_TIMEOUT} -qq"
-    return f"set -e; export DEBIAN_FRONTEND=noninteractive; {apt} update; {apt} install -y python3-venv; "
+    return (
+        "set -e; export DEBIAN_FRONTEND=noninteractive; "
+        f"n=1; until {apt} update && {apt} install -y python3-venv; do "
+        f"if [ $n -ge {apt_tries} ]; then "
+        f'echo "batchwords: apt-get failed {apt_tries} times" >&2; exit 1; fi; '
+        f'echo "batchwords: apt-get failed (try $n of {apt_tries}; is another apt holding its locks?); '
+        f'retrying in {apt_delay} s" >&2; sleep {apt_delay}; n=$((n + 1)); done; '
+    )
 
 
 def retrying(script: str, *, attempts: int, delay: int) -> str:

@@ -3,7 +3,7 @@
 Builds (or reuses from the cache) the wheelhouse a `batchwords run` pool
 installs, prints every wheel's size, then times the two steps of the
 StartTask's install script on this machine (a new virtual environment, then
-``pip install --no-index --find-links WHEELS nodetask``), with and without
+``pip install --no-index --require-hashes --find-links WHEELS -r LOCK``), with and without
 the counting engine (pyarrow), each in a fresh folder, median of N runs.
 
     python bench/install_bench.py --repeat 3
@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from batchwords import locked_files, nodetask_wheel
+from batchwords._wheels import LOCK
 from batchwords.offline import build_wheelhouse
 
 MB = 1_000_000
@@ -32,7 +34,9 @@ def install_seconds(wheels: Path, installs: list[list[str]]) -> float:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         for requirements in installs:
-            subprocess.run([*pip, "--no-index", "--find-links", str(wheels), *requirements], check=True)
+            subprocess.run(
+                [*pip, "--isolated", "--no-index", "--find-links", str(wheels), *requirements], check=True
+            )
         return time.perf_counter() - started
 
 
@@ -53,9 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     engine = sum(wheel.stat().st_size for wheel in wheels if wheel.name.startswith("pyarrow-"))
     print(f"{'total':<72} {total / MB:7.1f}")
     print(f"{'of which pyarrow (the counting engine)':<72} {engine / MB:7.1f}")
-    nodetask = next(wheel for wheel in wheels if wheel.name.startswith("nodetask-"))
+    nodetask = nodetask_wheel(locked_files(folder)).path
     kinds = {
-        "nodetask and every dependency (the StartTask)": [["nodetask"]],
+        "nodetask and every dependency (the StartTask)": [["--require-hashes", "-r", str(folder / LOCK)]],
         # One pip run, as the StartTask's: everything but the engine (and nodetask's 27 KB).
         "the same without pyarrow (azure-storage-blob and its own)": [["azure-storage-blob"]],
     }

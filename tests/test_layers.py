@@ -73,7 +73,7 @@ def test_the_library_distribution_pulls_neither_the_deploy_nor_the_emulator_stac
         if "extra ==" not in req
     }
     assert plain == {
-        "nodetask",
+        "batchwords-nodetask",
         "azure-batch",
         "azure-storage-blob",
         "azure-identity",

@@ -5,17 +5,38 @@ from __future__ import annotations
 import argparse
 import importlib
 from dataclasses import dataclass
+from importlib import metadata
 from types import ModuleType
 
 from .._batch import Batch
 from .._credentials import resolve_credentials
 from .._exceptions import ConfigError
 from .._storage import Storage
+from .._wheels import canonical
 from ._settings import config_dir, resolve_target
+
+#: The emulator's distribution; an unrelated project on the package index installs an import
+#: package named ``localbatch`` too.
+LOCALBATCH_DISTRIBUTION = "batchwords-localbatch"
+
+
+def foreign_localbatch() -> list[str]:
+    """Installed distributions other than ours that put files into the ``localbatch`` import package."""
+    owners = metadata.packages_distributions().get("localbatch", [])
+    return sorted({name for name in owners if canonical(name) != LOCALBATCH_DISTRIBUTION})
 
 
 def offline() -> ModuleType:
-    """``batchwords.offline``, or a clear error when the offline extra (localbatch) is not installed."""
+    """``batchwords.offline``, or a clear error when the offline extra (localbatch) is not installed,
+    or when the ``localbatch`` installed is (also) another project's."""
+    others = foreign_localbatch()
+    if others:
+        raise ConfigError(
+            f"the offline run needs {LOCALBATCH_DISTRIBUTION}, but the import package localbatch here also "
+            f"comes from {', '.join(others)} (an unrelated project with the same name): run "
+            f"`pip uninstall {' '.join(others)}`, then `pip install --force-reinstall ./localbatch` "
+            "in the project, or `make setup`"
+        )
     try:
         return importlib.import_module("batchwords.offline")
     except ModuleNotFoundError as exc:

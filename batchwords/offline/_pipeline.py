@@ -27,10 +27,11 @@ from .._exceptions import BatchServiceError, ConfigError
 from .._inputs import Inputs, select_inputs
 from .._jobset import JobSet, JobSetOutputs
 from .._packing import TASK_BYTES
-from .._pool import NodetaskRelease, nodetask_start_task, pool_options, wheels_digest
+from .._pool import NodetaskRelease, nodetask_start_task, pool_options
 from .._spec import JobSpec
 from .._storage import Storage, md5_base64
 from .._tasks import check_inputs
+from .._wheels import locked_files
 from ._kept import refuse_if_running, services_dir, start_kept, stop_kept
 from ._services import Services, emulators
 from ._wheelhouse import build_wheelhouse
@@ -173,14 +174,12 @@ def run_offline(
             )
             timings["upload"] = time.perf_counter() - mark
             mark = time.perf_counter()
-            release = NodetaskRelease(
-                digest=wheels_digest(wheels),
-                wheels=tuple(
-                    (blob.name, storage.input_sas_url(CONTAINERS["application"], blob.name, WHEEL_SAS))
+            release = NodetaskRelease.of(
+                locked_files(wheels[0].parent),  # the wheels and their lock, checked by sha256
+                {
+                    blob.name: storage.input_sas_url(CONTAINERS["application"], blob.name, WHEEL_SAS)
                     for blob, _ in app
-                    if blob.name.endswith(".whl")
-                ),
-                use_index=False,
+                },
                 python=os.environ.get(NODE_PYTHON) or sys.executable,
                 # Nothing here recovers by waiting: fail fast.
                 fetch_wait=30.0,

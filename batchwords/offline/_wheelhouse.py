@@ -4,7 +4,8 @@ It is built from the nodetask installed next to batchwords (not from a
 checkout in the current folder), so ``batchwords run`` works from anywhere,
 and kept in the user cache folder under a key made of nodetask's version and
 a digest of its files: a changed nodetask gets a new wheelhouse, an unchanged
-one reuses the last.
+one reuses the last. Its lock (``_wheels.LOCK``) pins every wheel by sha256,
+as ``make wheel``'s does: the nodes install from it with no package index.
 
 Where the files come from:
 
@@ -36,8 +37,11 @@ from urllib.parse import unquote, urlparse
 import platformdirs
 
 from .._exceptions import ConfigError, ServiceStartError
+from .._wheels import LOCK, NODETASK, canonical, write_lock
 
-DISTRIBUTION = "nodetask"
+DISTRIBUTION = NODETASK
+#: How wheel and .dist-info names spell the distribution.
+_WHEEL_NAME = canonical(DISTRIBUTION).replace("-", "_")
 #: Never part of a wheel, never part of the key.
 _SKIPPED_PARTS = ("__pycache__", "build", "dist")
 
@@ -131,8 +135,8 @@ def _record_line(name: str, data: bytes) -> list[str]:
 def pack_installed(source: NodetaskSource, folder: Path) -> Path:
     """A py3-none-any wheel of the installed nodetask: its files and its metadata, as installed."""
     dist = metadata.distribution(DISTRIBUTION)
-    info = f"{DISTRIBUTION}-{source.version}.dist-info"
-    wheel = folder / f"{DISTRIBUTION}-{source.version}-py3-none-any.whl"
+    info = f"{_WHEEL_NAME}-{source.version}.dist-info"
+    wheel = folder / f"{_WHEEL_NAME}-{source.version}-py3-none-any.whl"
     members: list[tuple[str, bytes]] = [(name, path.read_bytes()) for name, path in source.files]
     members.append((f"{info}/METADATA", (dist.read_text("METADATA") or "").encode()))
     entry_points = dist.read_text("entry_points.txt")
@@ -190,13 +194,15 @@ def _wheels(folder: Path) -> list[Path]:
 
 
 def _complete(folder: Path) -> list[Path]:
-    """The wheels of a finished wheelhouse (one with nodetask's wheel), else none."""
+    """The wheels of a finished wheelhouse (nodetask's among them, and the lock), else none."""
     wheels = _wheels(folder)
-    return wheels if any(wheel.name.startswith(f"{DISTRIBUTION}-") for wheel in wheels) else []
+    finished = (folder / LOCK).is_file() and any(w.name.startswith(f"{_WHEEL_NAME}-") for w in wheels)
+    return wheels if finished else []
 
 
 def build_wheelhouse(say: Callable[[str], None], cache: Path | None = None) -> list[Path]:
-    """The wheels for nodes: the installed nodetask and its dependencies, built once per nodetask content."""
+    """The wheels for nodes: the installed nodetask and its dependencies, built once per nodetask content,
+    next to their lock (``_wheels.locked_files`` reads the release from their folder)."""
     source = nodetask_source()
     folder = (cache or cache_root()) / source.key
     existing = _complete(folder)
@@ -212,6 +218,7 @@ def build_wheelhouse(say: Callable[[str], None], cache: Path | None = None) -> l
             # pip copies the packed wheel and adds its dependencies (from its cache or the index).
             with _Partial(Path(tempfile.mkdtemp(prefix="nodetask-packed-"))) as packed:
                 _pip_wheel(str(pack_installed(source, packed)), partial)
+        write_lock(partial)
         try:
             os.rename(partial, folder)  # atomic: a concurrent run sees all of it or nothing
         except OSError:

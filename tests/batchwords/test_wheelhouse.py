@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from batchwords import locked_files
 from batchwords.offline import _wheelhouse
 from batchwords.offline._wheelhouse import build_wheelhouse, cache_root
 
@@ -27,9 +28,9 @@ def _editable_copy(tmp_path: Path) -> tuple[Path, metadata.Distribution]:
     shutil.copytree(
         ROOT / "nodetask", source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
     )
-    info = tmp_path / "site" / "nodetask-0.1.0.dist-info"
+    info = tmp_path / "site" / "batchwords_nodetask-0.1.0.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: nodetask\nVersion: 0.1.0\n")
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: batchwords-nodetask\nVersion: 0.1.0\n")
     (info / "direct_url.json").write_text(
         json.dumps({"url": source.as_uri(), "dir_info": {"editable": True}})
     )
@@ -37,7 +38,7 @@ def _editable_copy(tmp_path: Path) -> tuple[Path, metadata.Distribution]:
 
 
 def _wheel_text(folder: Path, member: str) -> str:
-    (wheel,) = folder.glob("nodetask-*.whl")
+    (wheel,) = folder.glob("batchwords_nodetask-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         return archive.read(member).decode()
 
@@ -52,6 +53,8 @@ def test_changed_nodetask_gives_a_new_wheelhouse(tmp_path, monkeypatch):
     assert said == [f"building the nodetask wheelhouse in {first[0].parent} {where}"]
     assert first[0].parent.parent == cache
     assert any(wheel.name.startswith("azure_storage_blob-") for wheel in first)  # its dependencies too
+    # ... and the lock pinning every one by sha256, as `make wheel` writes it: nodes install by hash.
+    assert [file.path for file in locked_files(first[0].parent)][:-1] == first
     said.clear()
     assert build_wheelhouse(said.append, cache) == first  # unchanged: reused, and it says where it is
     assert said == [f"nodetask wheelhouse: {first[0].parent}"]
@@ -74,7 +77,7 @@ def test_a_regular_install_is_packed_from_its_installed_files(tmp_path, monkeypa
         [*PIP_INSTALL, "--no-build-isolation", "--target", str(site), str(ROOT / "nodetask")],
         check=True,
     )
-    (info,) = site.glob("nodetask-*.dist-info")
+    (info,) = site.glob("batchwords_nodetask-*.dist-info")
     dist = metadata.PathDistribution(info)
     assert (
         json.loads(dist.read_text("direct_url.json") or "{}").get("dir_info", {}).get("editable") is not True
@@ -84,11 +87,13 @@ def test_a_regular_install_is_packed_from_its_installed_files(tmp_path, monkeypa
     wheels = build_wheelhouse(said.append, tmp_path / "cache")
     assert said[0].endswith("(nodetask 0.1.0, from the installed nodetask)")
     folder = wheels[0].parent
-    assert "Requires-Dist: azure-storage-blob" in _wheel_text(folder, "nodetask-0.1.0.dist-info/METADATA")
+    assert "Requires-Dist: azure-storage-blob" in _wheel_text(
+        folder, "batchwords_nodetask-0.1.0.dist-info/METADATA"
+    )
     # The packed wheel installs and runs on its own, as a node installs it.
     target = tmp_path / "node"
     subprocess.run(
-        [*PIP_INSTALL, "--target", str(target), str(next(folder.glob("nodetask-*.whl")))],
+        [*PIP_INSTALL, "--target", str(target), str(next(folder.glob("batchwords_nodetask-*.whl")))],
         check=True,
     )
     proc = subprocess.run(
@@ -130,7 +135,8 @@ def test_run_works_from_a_folder_outside_the_checkout(tmp_path):
     wheelhouse = tmp_path / "cache" / "batchwords" / "wheelhouse"
     (folder,) = wheelhouse.iterdir()
     assert f"building the nodetask wheelhouse in {folder}" in said
-    assert any(folder.glob("nodetask-*.whl"))
+    assert any(folder.glob("batchwords_nodetask-*.whl"))
+    assert [file.name for file in locked_files(folder)][-1] == "nodetask-lock.txt"
     assert "queen" in said
     outputs = {path.name.split("_OUTPUT.")[0] for path in (tmp_path / "out").rglob("*_OUTPUT.*")}
     assert outputs == {"a", "b"}

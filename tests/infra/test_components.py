@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pulumi
@@ -97,12 +98,13 @@ def test_pool_identity(mocks):
 
 
 def release(identity: str) -> NodetaskRelease:
+    base = "https://bwstunit.blob.core.windows.net/application/nodetask/0123456789abcdef"
     return NodetaskRelease(
         digest="0123456789abcdef",
-        wheels=(
-            ("nodetask-9.9.9-py3-none-any.whl", "https://bwstunit.blob.core.windows.net/application/w.whl"),
+        files=(
+            ("batchwords_nodetask-9.9.9-py3-none-any.whl", f"{base}/w.whl", "a" * 64),
+            ("nodetask-lock.txt", f"{base}/nodetask-lock.txt", "b" * 64),
         ),
-        use_index=True,
         identity=identity,
     )
 
@@ -148,12 +150,17 @@ def test_batch_compute(mocks, autoscale):
         start = pool.inputs["startTask"]
         command = start["commandLine"]
         assert command.startswith("/bin/sh -c ")
-        # apt waits for the dpkg lock unattended-upgrades holds on first boot, under set -e
+        # apt waits for the dpkg lock unattended-upgrades holds on first boot, under set -e, and
+        # the update (whose lists lock that timeout does not cover) is retried, bounded
         assert "apt-get -o DPkg::Lock::Timeout=600 -qq install -y python3-venv" in command
-        assert "apt-get -o DPkg::Lock::Timeout=600 -qq update" in command
+        assert "until apt-get -o DPkg::Lock::Timeout=600 -qq update &&" in command
+        assert "if [ $n -ge 20 ]; then" in command
         # the release's own folder, readable by the non-admin tasks
         assert 'chmod -R a+rX "$AZ_BATCH_NODE_SHARED_DIR/batchwords/nodetask-0123456789abcdef"' in command
-        assert "--no-index" not in command  # Azure nodes install dependencies from the index
+        # Azure nodes install the release's files only, by hash: never a name from an index
+        assert "--isolated --no-index --only-binary=:all: --require-hashes" in command
+        assert "-r wheels/nodetask-lock.txt" in command
+        assert "wheels/batchwords_nodetask-9.9.9-py3-none-any.whl https://" in command
         # The wheel is fetched by the script with the pool identity, retrying while roles propagate:
         # Batch would not retry a resource file that fails to download.
         assert "resourceFiles" not in start
@@ -162,7 +169,9 @@ def test_batch_compute(mocks, autoscale):
         # (under cmd.exe's 8191 characters, the tightest limit a Batch tool may apply).
         (fetch,) = start["environmentSettings"]
         assert fetch["name"] == "BATCHWORDS_FETCH"
-        assert "msi_res_id" in fetch["value"]
+        assert "msi_res_id" in base64.b64decode(fetch["value"]).decode()
+        assert fetch["value"].isascii()  # one line of base64
+        assert "\n" not in fetch["value"]
         assert len(command) < 8191
         assert "retrying in" in command
         # One StartTask: the offline pool's comes from the same function, with other parameters.

@@ -38,13 +38,14 @@ pytestmark = pytest.mark.azurite
 PROJECT = ROOT
 URN = "urn:pulumi:dev::batchwords::pulumi-python:dynamic:Resource::{}"
 #: A BatchJob's ``nodetask`` prop as the program sets it (the wheel read with the pool identity).
+APPLICATION = "https://bwstexample.blob.core.windows.net/application/nodetask/0123456789abcdef"
 RELEASE = {
     "digest": "0123456789abcdef",
-    "wheels": {
-        "nodetask-0.1.0-py3-none-any.whl": "https://bwstexample.blob.core.windows.net/application/w.whl"
+    "files": {
+        "batchwords_nodetask-0.1.0-py3-none-any.whl": {"url": f"{APPLICATION}/w.whl", "sha256": "a" * 64},
+        "nodetask-lock.txt": {"url": f"{APPLICATION}/nodetask-lock.txt", "sha256": "b" * 64},
     },
     "identity": "/subscriptions/s/resourceGroups/g/providers/Microsoft.ManagedIdentity/identities/i",
-    "use_index": True,
     "python": "python3",
 }
 
@@ -152,7 +153,8 @@ def test_batch_job_verbs_over_grpc(emulators, host, tmp_path):
     checked = host.check("job", props)
     assert list(checked.failures) == []
     # In a preview the wheel's URL is not known yet: the engine sends it as the sentinel, nested.
-    preview = {**props, "nodetask": {**RELEASE, "wheels": {"nodetask-0.1.0-py3-none-any.whl": rpc.UNKNOWN}}}
+    unknown = {name: {**file, "url": rpc.UNKNOWN} for name, file in RELEASE["files"].items()}  # type: ignore[attr-defined]
+    preview = {**props, "nodetask": {**RELEASE, "files": unknown}}
     assert list(host.check("job", preview).failures) == []
     bad = host.check("job", {**props, "numwords": 0.0})
     assert [(f.property, f.reason) for f in bad.failures] == [

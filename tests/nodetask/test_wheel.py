@@ -9,7 +9,7 @@ import zipfile
 
 
 def test_wheel_builds_and_runs_from_itself(wheelhouse, tmp_path):
-    (wheel,) = wheelhouse.glob("nodetask-*-py3-none-any.whl")  # built by the session fixture
+    (wheel,) = wheelhouse.glob("batchwords_nodetask-*-py3-none-any.whl")  # built by the session fixture
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         metadata = next(name for name in names if name.endswith(".dist-info/METADATA"))

@@ -21,10 +21,11 @@ from batchwords import (
     NodetaskRelease,
     Storage,
     TaskLimits,
+    locked_files,
     nodetask_start_task,
     pool_options,
-    wheels_digest,
 )
+from batchwords._wheels import write_lock
 from batchwords.offline import Azurite, emulator_credentials, start_azurite
 from localbatch import LocalBatch, Realism
 from tests.support.words import DATA, ROOT
@@ -50,7 +51,7 @@ def blob_service(azurite: Azurite) -> BlobServiceClient:
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The nodetask wheel and its dependencies, as a pool's StartTask installs them offline."""
+    """The nodetask wheel, its dependencies and their lock, as a pool's StartTask installs them offline."""
     folder = tmp_path_factory.mktemp("wheelhouse")
     subprocess.run(
         [
@@ -66,6 +67,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         check=True,
     )
+    write_lock(folder)
     return folder
 
 
@@ -133,10 +135,9 @@ def install_pool(
     """
     blob_service.create_container(app, public_access="blob")
     uploaded = storage.upload_folder(wheelhouse, app)
-    release = NodetaskRelease(
-        digest=wheels_digest(sorted(wheelhouse.glob("*.whl"))),
-        wheels=tuple((blob.name, storage.blob_url(app, blob.name)) for blob, _ in uploaded),
-        use_index=False,
+    release = NodetaskRelease.of(
+        locked_files(wheelhouse),
+        {blob.name: storage.blob_url(app, blob.name) for blob, _ in uploaded},
         python=sys.executable,
         attempts=1,
     )

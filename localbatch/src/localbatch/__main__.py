@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ._env import AUTO_STORAGE_KEY_ENV, KEY_ENV
+from ._owner import ownership_problem
 from ._realism import DELETE_DELAY, RESIZE_ERRORS, Realism
 from ._runner import AutoStorage
 from ._server import LocalBatch
@@ -37,7 +38,7 @@ REALISM_FLAGS = (
 def version() -> str:
     """The installed distribution's version ("unknown" when run from a source tree)."""
     try:
-        return metadata.version("localbatch")
+        return metadata.version("batchwords-localbatch")
     except metadata.PackageNotFoundError:
         return "unknown"
 
@@ -87,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    problem = ownership_problem()
+    if problem:
+        print(f"localbatch: error: {problem}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s"
     )

@@ -43,7 +43,7 @@ def _positive(name: str, minimum: int) -> Callable[[str], int]:
 def version() -> str:
     """The installed distribution's version ("unknown" when run from a source tree)."""
     try:
-        return metadata.version("nodetask")
+        return metadata.version("batchwords-nodetask")
     except metadata.PackageNotFoundError:
         return "unknown"
 
