@@ -251,7 +251,8 @@ SAME_PRINCIPAL_HINT = (
     "AZURE_CLIENT_SECRET to the one in ARM_CLIENT_ID, ARM_TENANT_ID and ARM_CLIENT_SECRET (azure-native "
     "reads ARM_*, azure-identity AZURE_*); for yourself, `az login` as the user who runs `pulumi up`, "
     "and on a machine with a managed identity (which DefaultAzureCredential tries before the Azure "
-    "CLI) also set AZURE_TOKEN_CREDENTIALS=AzureCliCredential"
+    "CLI) also set AZURE_TOKEN_CREDENTIALS=AzureCliCredential; if someone else ran the stack's last "
+    "`pulumi up`, run `pulumi up` as yourself first (it grants you the roles), then refresh or destroy"
 )
 
 

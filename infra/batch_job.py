@@ -20,6 +20,7 @@ import pulumi.dynamic
 from pulumi.runtime import rpc
 
 import batchwords
+from infra import dynamic
 
 #: Changing any of these starts a new job set (the old one is deleted first).
 REPLACE_FIELDS = (
@@ -45,6 +46,8 @@ UPDATE_FIELDS = (
     # How inputs are packed into tasks: for the tasks submitted from now on.
     "task_bytes",
     "pool_slots",
+    # Another deployer: the verbs from now on check their credentials against the new one.
+    "principal_id",
 )
 OUTPUT_FIELDS = ("job_ids", "state", "task_counts", "tasks", "top_words", "total_words")
 REQUIRED = ("job_id", "pool_id", "batch_endpoint", "storage_endpoint", "input_container", "output_container")
@@ -57,22 +60,35 @@ _FIELD_NAMES = {
 }
 
 
+#: The ``nodetask`` prop's shape, as its errors name it.
+NODETASK_SHAPE = "{digest, files: {file name: {url, sha256}}, identity?, python?}"
+
+
 def nodetask_release(value: Any) -> batchwords.NodetaskRelease | None:
-    """The ``nodetask`` prop: {digest, wheels: {file name: URL}, identity?, use_index?, python?}."""
+    """The ``nodetask`` prop: ``NODETASK_SHAPE``, every wheel and the lock with its sha256.
+
+    State from before releases carried hashes (``{digest, wheels: {name: URL},
+    use_index}``) reads as no release: it only comes back as an update's old
+    inputs, which name jobs and inputs and never install anything.
+    """
     if value is None:
         return None
     try:
+        if "files" not in value and "wheels" in value:
+            return None
         return batchwords.NodetaskRelease(
             digest=str(value["digest"]),
-            wheels=tuple((str(name), str(url)) for name, url in dict(value["wheels"]).items()),
-            use_index=bool(value.get("use_index", True)),
+            files=tuple(
+                (str(name), str(file["url"]), str(file["sha256"]))
+                for name, file in dict(value["files"]).items()
+            ),
             identity=str(value["identity"]) if value.get("identity") else None,
             python=str(value.get("python") or "python3"),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise batchwords.ConfigError(
-            f"nodetask must be {{digest, wheels: {{file name: URL}}, identity?, use_index?}} ({exc!r})",
-            [("nodetask", f"must be {{digest, wheels, identity?, use_index?}} ({exc!r})")],
+            f"nodetask must be {NODETASK_SHAPE} ({exc!r})",
+            [("nodetask", f"must be {NODETASK_SHAPE} ({exc!r})")],
         ) from exc
 
 
@@ -80,9 +96,8 @@ def nodetask_props(release: batchwords.NodetaskRelease) -> dict[str, Any]:
     """The ``nodetask`` prop for a release (what ``nodetask_release`` reads back)."""
     return {
         "digest": release.digest,
-        "wheels": dict(release.wheels),
+        "files": {name: {"url": url, "sha256": sha256} for name, url, sha256 in release.files},
         "identity": release.identity,
-        "use_index": release.use_index,
         "python": release.python,
     }
 
@@ -96,6 +111,8 @@ class BatchJobInputs:
     batch_endpoint: str
     storage_endpoint: str
     wait_timeout_seconds: int
+    #: The object id the program granted the data roles to (None: not checked).
+    principal_id: str | None = None
 
     @classmethod
     def parse(cls, props: Mapping[str, Any]) -> BatchJobInputs:
@@ -109,7 +126,11 @@ class BatchJobInputs:
         problems = list(batchwords.input_problems(inputs))
         if timeout < 0:
             problems.append(("wait_timeout_seconds", f"must not be negative (got {timeout})"))
-        spec = release = None
+        spec = release = principal = None
+        try:
+            principal = dynamic.principal_id(props)
+        except batchwords.ConfigError as exc:
+            problems += exc.problems
         try:
             release = nodetask_release(props.get("nodetask"))
         except batchwords.ConfigError as exc:
@@ -136,11 +157,20 @@ class BatchJobInputs:
         if problems or spec is None:
             raise batchwords.ConfigError("; ".join(f"{name} {reason}" for name, reason in problems), problems)
         wait = bool(props.get("wait", True))
-        return cls(spec, inputs, str(props["batch_endpoint"]), str(props["storage_endpoint"]), timeout * wait)
+        return cls(
+            spec,
+            inputs,
+            str(props["batch_endpoint"]),
+            str(props["storage_endpoint"]),
+            timeout * wait,
+            principal,
+        )
 
     def job_set(self, job_ids: list[str] | None = None) -> batchwords.JobSet:
-        """Clients for this call only: nothing is kept on the (pickled) provider."""
+        """Clients for this call only: nothing is kept on the (pickled) provider. Entra ID
+        credentials must act as the principal that got the roles, else this fails at once."""
         credentials = batchwords.resolve_credentials()
+        batchwords.require_principal(credentials, self.principal_id)
         batch = batchwords.Batch(self.batch_endpoint, credentials.batch)
         storage = batchwords.Storage(self.storage_endpoint, credentials.storage)
         return batchwords.JobSet(batch, storage, self.spec, job_ids or [])
@@ -223,10 +253,15 @@ class _BatchJobProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.ReadResult(id_=id_, outs={**props, **outs})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        BatchJobInputs.parse(props).job_set(_job_ids(id_, props)).delete()
+        inputs = BatchJobInputs.parse(props)
+        job_set = inputs.job_set(_job_ids(id_, props))
+        # An account deleted outside Pulumi took its jobs (or output blobs) with it.
+        if dynamic.gone(inputs.batch_endpoint, "Batch"):
+            job_set.job_ids = []
+        job_set.delete(outputs=not dynamic.gone(inputs.storage_endpoint, "Storage"))
 
 
-class BatchJob(pulumi.dynamic.Resource):
+class BatchJob(pulumi.dynamic.Resource, module="batchwords", name="BatchJob"):
     """A word-count job over the input blobs, on an existing pool."""
 
     job_ids: pulumi.Output[list[str]]
@@ -257,6 +292,7 @@ class BatchJob(pulumi.dynamic.Resource):
         nodetask: pulumi.Input[Mapping[str, Any]] | None = None,
         task_bytes: pulumi.Input[int] = batchwords.TASK_BYTES,
         pool_slots: pulumi.Input[int] = 1,
+        principal_id: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {
@@ -277,6 +313,8 @@ class BatchJob(pulumi.dynamic.Resource):
             "nodetask": nodetask,
             "task_bytes": task_bytes,
             "pool_slots": pool_slots,
+            # Who the program granted the data roles to: the provider's credentials must be it.
+            "principal_id": principal_id,
         }
         props.update(dict.fromkeys(OUTPUT_FIELDS))
-        super().__init__(_BatchJobProvider(), name, props, opts)
+        super().__init__(_BatchJobProvider(), name, props, dynamic.keep_state(opts))

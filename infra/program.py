@@ -23,14 +23,15 @@ WHEEL_PREFIX = "nodetask/"
 
 
 def find_wheel(folder: Path = BUILT_WHEELS) -> Path:
-    """The nodetask wheel built by `make wheel`; a clear error when it is missing."""
-    wheels = sorted(folder.glob("nodetask-*-py3-none-any.whl"))
-    if not wheels:
+    """The nodetask wheel built by `make wheel`, whose folder holds its dependencies' wheels and
+    the lock pinning them all; a clear error when one is missing or does not match the lock."""
+    try:
+        files = batchwords.locked_files(folder)
+    except batchwords.ConfigError as exc:
         raise StackConfigError(
-            f"no nodetask wheel in {folder}: run `make wheel` (the pool's StartTask installs it), "
-            "then `pulumi up`"
-        )
-    return wheels[-1]
+            f"{exc}; run `make wheel` (it builds the node release the StartTask installs), then `pulumi up`"
+        ) from None
+    return batchwords.nodetask_wheel(files).path
 
 
 def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
@@ -69,16 +70,19 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
     )
     # Uploads use the deployer's data role (Entra ID) or Shared Key: after the role assignments.
     uploads = pulumi.ResourceOptions(depends_on=[*store.containers.values(), *identity.assignments.values()])
-    # Named by content: a changed wheel is a new URL and a new folder on the nodes, so the
+    # Named by content: a changed release is new URLs and a new folder on the nodes, so the
     # pool's StartTask changes with it and each job's preparation task installs its own.
-    digest = batchwords.wheels_digest([wheel])
-    wheel_blob = f"{WHEEL_PREFIX}{digest}/{wheel.name}"
+    # Every wheel travels (no package index on the nodes), with the lock that pins them by hash.
+    node_files = batchwords.locked_files(wheel.parent)
+    digest = batchwords.wheels_digest([file.path for file in node_files])
+    node_blobs = {f"{WHEEL_PREFIX}{digest}/{file.name}": file for file in node_files}
     wheels = BlobFiles(
         "wheel",
         storage_endpoint=store.blob_endpoint,
         container=store.containers["application"].name,
         prefix=WHEEL_PREFIX,
-        files={wheel_blob: wheel},
+        files={blob: file.path for blob, file in node_blobs.items()},
+        principal_id=client.object_id,
         opts=uploads,
     )
     inputs = BlobFiles(
@@ -86,13 +90,13 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         storage_endpoint=store.blob_endpoint,
         container=store.containers["input"].name,
         files=config.input_files,
+        principal_id=client.object_id,
         opts=uploads,
     )
     # Downloaded by the nodes with the pool identity (Storage Blob Data Reader), no SAS.
-    wheel_url = wheels.urls.apply(lambda urls: urls[wheel_blob])
-    release = pulumi.Output.all(wheel_url, identity.identity.id).apply(
-        lambda values: batchwords.NodetaskRelease(
-            digest=digest, wheels=((wheel.name, values[0]),), use_index=True, identity=values[1]
+    release = pulumi.Output.all(wheels.urls, identity.identity.id).apply(
+        lambda values: batchwords.NodetaskRelease.of(
+            node_files, {file.name: values[0][blob] for blob, file in node_blobs.items()}, identity=values[1]
         )
     )
     compute = BatchCompute(
@@ -135,6 +139,8 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         nodetask=release.apply(nodetask_props),
         task_bytes=config.task_bytes,
         pool_slots=config.pool_slots,
+        # The roles above went to this principal: the provider refuses other credentials at once.
+        principal_id=client.object_id,
         opts=pulumi.ResourceOptions(
             depends_on=[compute.pool, inputs, batch_jobs, *identity.assignments.values()]
         ),
