@@ -14,6 +14,7 @@ coming, is a ``PoolError`` with the reason and the failing node's stderr.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -24,10 +25,12 @@ from typing import TYPE_CHECKING, Any
 from azure.batch import models as batch_models
 
 from ._deadline import text
-from ._exceptions import NotFoundError, PoolError
+from ._exceptions import BatchServiceError, NotFoundError, PoolError
 
 if TYPE_CHECKING:
     from ._batch import Batch, Say, TaskCounts
+
+logger = logging.getLogger(__name__)
 
 #: Seconds between the checks of a wait: the first at once, then twice as long each time up to this.
 CHECK_EVERY = 30.0
@@ -207,11 +210,26 @@ class PoolWatch:
         self._pause = 1.0
 
     def check(self, batch: Batch, counts: TaskCounts) -> None:
-        """Raise ``PoolError`` if no node of the jobs' pool can run their tasks, and none is coming."""
+        """Raise ``PoolError`` if no node of the jobs' pool can run their tasks, and none is coming.
+
+        A refusal to read the pool (a caller with a job role that does not cover pools or nodes)
+        ends the checks, said once: the wait goes on with task counts, as it did before them.
+        """
         now = time.monotonic()
         if counts.active == 0 or counts.running > 0 or now < self._next:
             return
         self._next, self._pause = now + self._pause, min(self._pause * 2, CHECK_EVERY)
+        try:
+            self._check(batch)
+        except PoolError:
+            raise
+        except BatchServiceError as exc:
+            if exc.transient:
+                raise  # the wait tries again until its deadline
+            logger.warning("%s; the wait goes on without watching the pool", exc)
+            self._pools = {}
+
+    def _check(self, batch: Batch) -> None:
         if self._pools is None:
             pools: dict[str, list[str]] = {}
             for job_id in self._job_ids:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.batch import models as batch_models
 
-from batchwords import pool_options
+from batchwords import BatchServiceError, pool_options
 from batchwords._exceptions import PoolError
 from batchwords._pool_health import UNUSABLE_GRACE, _dead, pool_health
 from batchwords.cli import main
@@ -170,3 +170,16 @@ def test_an_unusable_node_counts_once_batch_gives_up_on_it():
     assert _dead(broken)
     assert _dead(batch_models.BatchNode(state="starttaskfailed", state_transition_time=now))
     assert not _dead(batch_models.BatchNode(state="waitingforstarttask", state_transition_time=now))
+
+
+@pytest.mark.realism(allocation_failure="AccountCoreQuotaReached")
+def test_a_caller_who_may_not_read_the_pool_still_gets_the_bounded_wait(emulators, mocker, caplog):
+    # A job role without pool reads (an Entra ID caller; localbatch knows Shared Key only): injected.
+    emulators.batch.create_pool(pool_options("pool", nodes=2, slots=1))
+    _, job_set, inputs = submit(emulators)
+    refused = BatchServiceError("reading pool pool failed (Forbidden): not authorized")
+    reads = mocker.patch.object(type(emulators.batch), "pool", autospec=True, side_effect=refused)
+    outputs = job_set.outputs(inputs, wait_timeout=3, poll_interval=0.5)
+    assert outputs.state == "running"  # as before the pool checks: what is known, at the timeout
+    assert reads.call_count == 1  # said once, then no more reads
+    assert "the wait goes on without watching the pool" in caplog.text
