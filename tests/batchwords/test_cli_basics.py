@@ -25,8 +25,15 @@ def _paths(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[
     return found
 
 
-@pytest.mark.parametrize("command", ["batchwords", "localbatch", "nodetask"])
-def test_version_of_each_command(command, tmp_path):
+@pytest.mark.parametrize(
+    ("command", "distribution"),
+    [
+        ("batchwords", "batchwords"),
+        ("localbatch", "batchwords-localbatch"),
+        ("nodetask", "batchwords-nodetask"),
+    ],
+)
+def test_version_of_each_command(command, distribution, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", command, "--version"],
         cwd=tmp_path,
@@ -35,7 +42,7 @@ def test_version_of_each_command(command, tmp_path):
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == f"{command} {metadata.version(command)}\n"
+    assert proc.stdout == f"{command} {metadata.version(distribution)}\n"
 
 
 def test_version_from_main(capsys):
