@@ -405,7 +405,9 @@ def render(checks: list[Check], out: Callable[[str], None] = print) -> None:
 
 def main(argv: list[str] | None = None, credential: TokenCredential | None = None) -> int:
     parser = argparse.ArgumentParser(prog="batchwords preflight", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, help="the stack to check (infra/Pulumi.STACK.yaml)")
+    parser.add_argument(
+        "--stack", required=True, help="the stack to check (Pulumi.STACK.yaml at the checkout's top)"
+    )
     parser.add_argument("--json", action="store_true", help="the checks as JSON")
     args = parser.parse_args(argv)
     try:

@@ -26,7 +26,9 @@ def add_parser(commands: Any) -> None:
         "create role assignments, account names, the VM size in the region, and the pool's hourly cost.",
         epilog="Exit codes: 0 nothing failed, 1 a check failed, 2 bad stack or missing deploy tools.",
     )
-    parser.add_argument("--stack", required=True, help="the stack to check (infra/Pulumi.STACK.yaml)")
+    parser.add_argument(
+        "--stack", required=True, help="the stack to check (Pulumi.STACK.yaml at the checkout's top)"
+    )
     parser.add_argument("--json", action="store_true", help="the checks as JSON")
     parser.set_defaults(handler=run)
 
