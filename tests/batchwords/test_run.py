@@ -102,6 +102,7 @@ def test_results_that_the_output_folder_refuses_are_kept_elsewhere(spies, tmp_pa
 
 def test_failing_start_task_reports_its_stderr(spies, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("BATCHWORDS_NODE_PYTHON", "/no/such/python3")
+    monkeypatch.delenv("LOCALBATCH_SHARED_DIR")  # a fresh node, without the session's installs
     code = main(["run", str(DATA), "--nodes", "1", "--output-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -167,6 +168,29 @@ def test_batch_environment_variables(client):
     assert env["AZ_BATCH_NODE_SHARED_DIR"].endswith("/shared")
     assert env["AZ_BATCH_ACCOUNT_NAME"] == "localbatch"
     assert env["AZ_BATCH_ACCOUNT_URL"].startswith("http://127.0.0.1:")
+
+
+def idle_nodes(client: BatchClient, count: int) -> list[batch_models.BatchNode] | None:
+    nodes = list(client.list_nodes("pool"))
+    return nodes if len(nodes) == count and all(node.state == "idle" for node in nodes) else None
+
+
+def test_a_shared_dir_is_every_nodes_shared_folder_across_instances(tmp_path, monkeypatch):
+    """``$LOCALBATCH_SHARED_DIR``: every node of every instance shares it (a cache for tests)."""
+    shared = tmp_path / "shared"
+    monkeypatch.setenv("LOCALBATCH_SHARED_DIR", str(shared))
+    mark = py(
+        "import os, pathlib; p = pathlib.Path(os.environ['AZ_BATCH_NODE_SHARED_DIR'], 'seen'); "
+        "f = p.open('a'); f.write(os.environ['AZ_BATCH_NODE_ID'] + '\\n'); f.close()"
+    )
+    start_task = batch_models.BatchStartTask(command_line=mark, wait_for_success=True)
+    for run in range(2):
+        with LocalBatch(tmp_path / f"localbatch{run}", scheduler_interval=0.05) as service:
+            client = BatchClient(service.endpoint, service.credential)
+            make_pool(client, nodes=2, start_task=start_task)
+            nodes = wait_for(functools.partial(idle_nodes, client, 2))
+            assert service.service.node_shared_dir("pool", nodes[0].id) == shared.resolve()
+    assert len((shared / "seen").read_text().splitlines()) == 4
 
 
 def test_no_implicit_shell(client):

@@ -40,7 +40,7 @@ def batch_vars(
         "AZ_BATCH_NODE_ID": node_id,
         "AZ_BATCH_NODE_IS_DEDICATED": "true" if node["isDedicated"] else "false",
         "AZ_BATCH_NODE_ROOT_DIR": str(root),
-        "AZ_BATCH_NODE_SHARED_DIR": str(root / "shared"),
+        "AZ_BATCH_NODE_SHARED_DIR": str(runtime.shared_dir or root / "shared"),
         "AZ_BATCH_NODE_STARTUP_DIR": str(root / "startup"),
         "AZ_BATCH_TASK_DIR": str(task_dir),
         "AZ_BATCH_TASK_WORKING_DIR": str(working_dir),

@@ -30,6 +30,8 @@ class Runtime:
         auto_storage: AutoStorage | None,
         scheduler_interval: float,
         realism: Realism,
+        *,
+        shared_dir: Path | None = None,
     ) -> None:
         # Absolute: every AZ_BATCH_* path is built from it, and tasks run in other folders.
         data_dir = data_dir.resolve()
@@ -45,6 +47,10 @@ class Runtime:
         self.stopping = threading.Event()
         self.interval = scheduler_interval
         self.realism = realism
+        #: Every node's AZ_BATCH_NODE_SHARED_DIR when set (``LocalBatch``'s ``shared_dir``).
+        self.shared_dir = shared_dir.resolve() if shared_dir else None
+        if self.shared_dir:
+            self.shared_dir.mkdir(parents=True, exist_ok=True)
         self._threads: set[threading.Thread] = set()
 
     def spawn(self, target: Callable[..., Any], *args: Any, name: str) -> None:

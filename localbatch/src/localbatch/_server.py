@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
 import secrets
 import threading
 from pathlib import Path
@@ -14,11 +15,17 @@ import uvicorn
 from azure.core.credentials import AzureNamedKeyCredential
 
 from ._app import build_app
+from ._env import SHARED_DIR_ENV
 from ._realism import Realism
 from ._runner import AutoStorage
 from ._service import BatchService
 
 logger = logging.getLogger(__name__)
+
+
+def _shared_dir_from_env() -> Path | None:
+    value = os.environ.get(SHARED_DIR_ENV)
+    return Path(value) if value else None
 
 
 def new_key() -> str:
@@ -31,6 +38,11 @@ class LocalBatch:
     makes it as slow and unreliable as Azure Batch (see ``Realism``); ``autoscale_period``
     (seconds, for tests) replaces the service's autoscale beat (30 s samples, evaluations at
     each pool's interval of at least 5 minutes).
+
+    ``shared_dir`` (or ``$LOCALBATCH_SHARED_DIR``) is one folder that every node, of every
+    pool and every instance, takes as its ``AZ_BATCH_NODE_SHARED_DIR``: what one node installs
+    there the next finds, as one Azure node finds it on its next job (for tests that start many
+    pools; by default each node has its own, as on Azure).
 
     >>> with LocalBatch(data_dir) as batch:
     ...     client = BatchClient(batch.endpoint, batch.credential)
@@ -48,6 +60,7 @@ class LocalBatch:
         scheduler_interval: float = 0.5,
         realism: Realism | None = None,
         autoscale_period: float | None = None,
+        shared_dir: Path | None = None,
     ) -> None:
         self.account = account
         self.key = key or new_key()
@@ -61,6 +74,7 @@ class LocalBatch:
             scheduler_interval=scheduler_interval,
             realism=realism,
             autoscale_period=autoscale_period,
+            shared_dir=shared_dir or _shared_dir_from_env(),
         )
         app = build_app(self.service, {account: self.key})
         self._server = uvicorn.Server(

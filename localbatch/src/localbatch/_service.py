@@ -62,13 +62,16 @@ class BatchService:
         scheduler_interval: float = 0.5,
         realism: Realism | None = None,
         autoscale_period: float | None = None,
+        shared_dir: Path | None = None,
     ) -> None:
         self.realism = realism or Realism()
         #: What the realism profile did so far ("transient error", "lost answer", "preemption").
         self.events: Counter[str] = Counter()
         self._events_lock = threading.Lock()
         self._counts = LaggingCounts(self.realism.task_counts_lag)
-        self._runtime = Runtime(data_dir, account, auto_storage, scheduler_interval, self.realism)
+        self._runtime = Runtime(
+            data_dir, account, auto_storage, scheduler_interval, self.realism, shared_dir=shared_dir
+        )
         self._store = self._runtime.store
         self._lock = self._runtime.wake
         self._faults = Faults()
@@ -223,6 +226,10 @@ class BatchService:
         with self._lock:
             self._nodes.get(pool_id, node_id)
         return self._nodes.directory(pool_id, node_id)
+
+    def node_shared_dir(self, pool_id: str, node_id: str) -> Path:
+        """The node's AZ_BATCH_NODE_SHARED_DIR: its own, or the one every node shares (``shared_dir``)."""
+        return self._runtime.shared_dir or self.node_dir(pool_id, node_id) / "shared"
 
     def reboot_node(self, pool_id: str, node_id: str) -> None:
         with self._changing():
