@@ -38,7 +38,8 @@ import pyarrow as pa  # type: ignore[import-untyped]  # no stubs, no py.typed
 import pyarrow.compute as pc  # type: ignore[import-untyped]
 from pyarrow import acero
 
-from ._count import PUNCTUATION, ProgressCallback, _binary_error, _decode_error, _long_token_error
+from ._exceptions import binary_error, decode_error, long_token_error
+from ._rule import PUNCTUATION, ProgressCallback
 
 #: Bytes read at a time: one piece of work. Measured on the 100 MB benchmark
 #: corpora: 4 MiB is as fast as 32 MiB, and peak memory at --workers 2 on the
@@ -86,7 +87,7 @@ def _pieces(
         cut = _cut(data, search_unicode=len(data) > min(2 * chunk_bytes, longest))
         if cut == 0:
             if len(data) > longest:  # no whitespace at all: one overlong word
-                raise _long_token_error(path, max_token_chars, offset + len(data))
+                raise long_token_error(path, max_token_chars, offset + len(data))
             carry = data
             continue
         yield offset, data[:cut]
@@ -110,7 +111,7 @@ def _decode(data: bytes, offset: int, path: str, errors: str) -> pa.Array:
         try:
             text = data.decode("utf-8", errors)  # only a piece with bad bytes gets here
         except UnicodeDecodeError as exc:
-            raise _decode_error(path, offset + exc.start, errors) from exc
+            raise decode_error(path, offset + exc.start, errors) from exc
         return _string_array(text.encode("utf-8"), pa.string())
 
 
@@ -119,7 +120,7 @@ def piece_words(data: bytes, offset: int, *, path: str, errors: str, max_token_c
     (a token that was all punctuation is the empty word, dropped at the end)."""
     nul = data.find(b"\x00")
     if nul >= 0:
-        raise _binary_error(path, offset + nul)
+        raise binary_error(path, offset + nul)
     if offset == 0 and data.startswith(BOM):
         data, offset = data[len(BOM) :], len(BOM)
     text = _decode(data, offset, path, errors)
@@ -131,7 +132,7 @@ def piece_words(data: bytes, offset: int, *, path: str, errors: str, max_token_c
     if len(data) > max_token_chars:
         longest = pc.max(pc.utf8_length(tokens)).as_py() or 0
         if longest > max_token_chars:
-            raise _long_token_error(path, max_token_chars, offset + len(data))
+            raise long_token_error(path, max_token_chars, offset + len(data))
     return pa.record_batch([pc.ascii_trim(tokens, characters=PUNCTUATION)], schema=WORDS)
 
 

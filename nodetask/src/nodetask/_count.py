@@ -19,18 +19,17 @@ import heapq
 import itertools
 import os
 import re
-import string
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import as_completed
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Literal
 
-from ._exceptions import InputError, UsageError
+from ._exceptions import InputError, UsageError, binary_error, decode_error, long_token_error
+from ._rule import PUNCTUATION, ProgressCallback
 
-PUNCTUATION = string.punctuation
 CHUNK_BYTES = 1024 * 1024
 #: A "word" longer than this is not text; refusing it keeps memory bounded.
 MAX_TOKEN_CHARS = 16 * 1024 * 1024
@@ -40,7 +39,6 @@ VARIANTS_LIMIT = 200_000
 #: inside a multi-byte UTF-8 sequence, so it is a safe place to split a file.
 _ASCII_SPACE = re.compile(rb"[ \t\n\r\x0b\x0c]")
 
-ProgressCallback = Callable[[int, int], None]
 Engine = Literal["auto", "arrow", "python"]
 ENGINES: tuple[Engine, ...] = ("auto", "arrow", "python")
 #: "auto" counts files smaller than this with the Python engine: importing
@@ -103,27 +101,6 @@ def fold(counts: Counter[str]) -> None:
             counts[word] += count
 
 
-def _decode_error(path: str, position: int, errors: str) -> InputError:
-    return InputError(
-        f"{path}: not valid UTF-8 at byte offset {position}; convert the file to "
-        "UTF-8, or pass --errors replace to count it with undecodable bytes "
-        "replaced by U+FFFD"
-    )
-
-
-def _binary_error(path: str, position: int) -> InputError:
-    return InputError(
-        f"{path}: looks like a binary file (NUL byte at offset {position}); give nodetask a text file"
-    )
-
-
-def _long_token_error(path: str, limit: int, position: int) -> InputError:
-    return InputError(
-        f"{path}: a single word longer than {limit:,} characters ends near byte offset "
-        f"{position}; this is not a text file nodetask can count"
-    )
-
-
 def count_range(
     path: str,
     start: int,
@@ -156,14 +133,14 @@ def count_range(
                 break  # the file shrank while we read it
             nul = data.find(b"\x00")
             if nul >= 0:
-                raise _binary_error(path, offset + nul)
+                raise binary_error(path, offset + nul)
             if hasher is not None:
                 hasher.update(data)
             pending = len(decoder.getstate()[0])
             try:
                 text = decoder.decode(data, final=offset + len(data) >= end)
             except UnicodeDecodeError as exc:
-                raise _decode_error(path, offset - pending + exc.start, errors) from exc
+                raise decode_error(path, offset - pending + exc.start, errors) from exc
             offset += len(data)
             if progress is not None:
                 progress(offset, total)
@@ -177,7 +154,7 @@ def count_range(
                 carry = ""
                 # Only a long carried word makes a text this long: check its words.
                 if len(text) > MAX_TOKEN_CHARS and max(map(len, text.split())) > MAX_TOKEN_CHARS:
-                    raise _long_token_error(path, MAX_TOKEN_CHARS, offset)
+                    raise long_token_error(path, MAX_TOKEN_CHARS, offset)
             if not text:
                 continue
             # The last token may continue in the next chunk: hold it back raw.
@@ -185,7 +162,7 @@ def count_range(
                 head = text.rsplit(None, 1)
                 text, carry = (head[0], head[1]) if len(head) == 2 else ("", head[0])
                 if len(carry) > MAX_TOKEN_CHARS:
-                    raise _long_token_error(path, MAX_TOKEN_CHARS, offset)
+                    raise long_token_error(path, MAX_TOKEN_CHARS, offset)
             # Lower-casing whole chunks equals lower-casing each stripped word:
             # the stripped characters are ASCII and never change case context.
             counts.update((text.lower() if ignore_case else text).split())

@@ -49,3 +49,27 @@ class StorageUnavailableError(NodetaskError):
 
 class OutputConflictError(NodetaskError):
     exit_code = ExitCode.OUTPUT_CONFLICT
+
+
+# -- what both engines say of an input that is no text ---------------------
+
+
+def decode_error(path: str, position: int, errors: str) -> InputError:
+    return InputError(
+        f"{path}: not valid UTF-8 at byte offset {position}; convert the file to "
+        "UTF-8, or pass --errors replace to count it with undecodable bytes "
+        "replaced by U+FFFD"
+    )
+
+
+def binary_error(path: str, position: int) -> InputError:
+    return InputError(
+        f"{path}: looks like a binary file (NUL byte at offset {position}); give nodetask a text file"
+    )
+
+
+def long_token_error(path: str, limit: int, position: int) -> InputError:
+    return InputError(
+        f"{path}: a single word longer than {limit:,} characters ends near byte offset "
+        f"{position}; this is not a text file nodetask can count"
+    )
