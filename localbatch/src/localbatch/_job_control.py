@@ -14,15 +14,13 @@ its queued tasks run again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._documents import transition
 from ._errors import BatchError, invalid_property, missing_property
-from ._store import Document, Store
-
-if TYPE_CHECKING:
-    from ._jobs import Jobs
-    from ._scheduler import Scheduler
+from ._jobs import Jobs
+from ._scheduler import Scheduler
+from ._store import Store
 
 DISABLE_OPTIONS = ("requeue", "terminate", "wait")
 RUNNING = ("running", "preparing")
@@ -36,14 +34,6 @@ def check_disable(body: object) -> str:
     if not isinstance(option, str) or option.lower() not in DISABLE_OPTIONS:
         raise invalid_property("disableTasks", option, "The value must be requeue, terminate or wait.")
     return option.lower()
-
-
-def settle_disabling(store: Store, job: Document) -> None:
-    """A ``disabling`` job none of whose tasks runs any more is ``disabled``."""
-    tasks = store.tasks.get(job["id"], {}).values()
-    if job["state"] == "disabling" and not any(task["state"] in RUNNING for task in tasks):
-        transition(job, "disabled")
-        store.put("job", job["id"], job)
 
 
 class JobControl:
@@ -69,7 +59,7 @@ class JobControl:
                 self._scheduler.end_task(
                     job_id, task_id, task, "TaskEnded", "The task was terminated: its job was disabled."
                 )
-        settle_disabling(self._store, job)
+        self._scheduler.settle_disabling(job)
 
     def enable(self, job_id: str) -> None:
         job = self._jobs.active(job_id)

@@ -13,7 +13,6 @@ import threading
 
 from . import _runner
 from ._documents import exit_code_failure, job_pool_id, transition, user_error
-from ._job_control import settle_disabling
 from ._node_env import batch_vars, node_dir, task_root
 from ._prep import Preparations, prep_variables
 from ._release import Releases
@@ -138,6 +137,15 @@ class Scheduler:
         self._store.put("job", job_id, job)
         self.releases.start(job_id)
 
+    def settle_disabling(self, job: Document) -> None:
+        """A ``disabling`` job none of whose tasks runs any more is ``disabled``."""
+        if job["state"] != "disabling":
+            return
+        tasks = self._store.tasks.get(job["id"], {}).values()
+        if not any(task["state"] in ("running", "preparing") for task in tasks):
+            transition(job, "disabled")
+            self._store.put("job", job["id"], job)
+
     def complete_job_if_done(self, job_id: str) -> None:
         """``onAllTasksComplete: terminateJob``: end the job once every task completed."""
         job = self._store.jobs.get(job_id)
@@ -163,7 +171,7 @@ class Scheduler:
         with store.transaction():
             for job_id, job in store.jobs.items():
                 if job["state"] == "disabling":
-                    settle_disabling(store, job)
+                    self.settle_disabling(job)
                 if job["state"] in ("active", "disabled") and self._out_of_time(job):
                     self.end_job(job_id, "MaxWallClockTimeExpiry")
                 if job["state"] != "active":
