@@ -7,7 +7,7 @@ emulators and ``batchwords.cli`` is the command line.
 
 from __future__ import annotations
 
-from ._batch import Batch, JobInfo, TaskCounts
+from ._batch import Batch
 from ._credentials import Credentials, require_principal, resolve_credentials, sign_in
 from ._endpoints import endpoint_gone
 from ._exceptions import (
@@ -23,7 +23,7 @@ from ._exceptions import (
 )
 from ._inputs import Inputs, select_inputs
 from ._jobset import JobSet, JobSetOutputs, Submitted
-from ._packing import TASK_BYTES, TaskPlan, parse_size, plan_tasks
+from ._packing import TASK_BYTES, parse_size, plan_tasks
 from ._pool import (
     NODE_AGENT_SKU,
     UBUNTU_IMAGE,
@@ -37,7 +37,8 @@ from ._pool import (
 from ._results import JobResults, TaskResult, merge_counts
 from ._spec import JOB_SET_ID, JobSpec
 from ._storage import BlobInfo, Storage, md5_base64, sas_lifetime
-from ._tasks import TaskLimits, build_task, input_id_for, input_problems
+from ._tasks import TaskLimits, TaskPlan, build_task, input_id_for, input_problems
+from ._types import JobInfo, TaskCounts
 from ._wheels import NodeFile, locked_files, nodetask_wheel
 
 __version__ = "0.1.0"

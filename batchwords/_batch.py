@@ -8,8 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from azure.batch import BatchClient
 from azure.batch import models as batch_models
@@ -23,6 +22,7 @@ from ._deadline import BoundedRetry, Deadline, Policy, batch_error, error_code, 
 from ._exceptions import BatchServiceError, ConfigError, DeadlineError, NotFoundError, SubmitError
 from ._pool_health import PoolWatch, wait_for_pool
 from ._roles import job_role_applied
+from ._types import JobInfo, Say, TaskCounts
 
 logger = logging.getLogger(__name__)
 
@@ -34,40 +34,6 @@ DELETE_WAIT = 1800.0
 TERMINAL_JOB_STATES = {"completed", "deleting", "terminating"}
 #: Job metadata naming the set a job belongs to (follow-up jobs share their set's output prefix).
 JOB_SET_METADATA = "batchwords-job-set"
-
-Say = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class TaskCounts:
-    active: int = 0
-    running: int = 0
-    completed: int = 0
-    succeeded: int = 0
-    failed: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.active + self.running + self.completed
-
-    def __add__(self, other: TaskCounts) -> TaskCounts:
-        return TaskCounts(
-            self.active + other.active,
-            self.running + other.running,
-            self.completed + other.completed,
-            self.succeeded + other.succeeded,
-            self.failed + other.failed,
-        )
-
-
-@dataclass(frozen=True)
-class JobInfo:
-    id: str
-    state: str
-    pool_id: str | None
-    created: datetime | None
-    #: The job set whose output prefix the job writes under.
-    job_set: str
 
 
 class Batch:

@@ -14,13 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ._batch import TERMINAL_JOB_STATES, Batch, TaskCounts
+from ._batch import TERMINAL_JOB_STATES, Batch
 from ._exceptions import BatchServiceError, ConfigError, DeadlineError
 from ._packing import plan_tasks
 from ._results import JobResults, TaskResult, collect, task_results
 from ._spec import JobSpec
 from ._storage import BlobInfo, Storage, sas_lifetime
 from ._tasks import build_task, check_inputs, input_id_for
+from ._types import TaskCounts
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from ._storage import BlobInfo
-from ._tasks import HASH_CHARS, MAX_ID, check_inputs, input_id_for, node_path, output_prefix
+from ._tasks import HASH_CHARS, MAX_ID, TaskPlan, check_inputs, input_id_for, node_path, output_prefix
 
 #: Input bytes per task by default: seconds of counting and downloading on a node (see the README).
 TASK_BYTES = 256 * 1024 * 1024
@@ -28,24 +27,6 @@ MAX_INPUTS_PER_TASK = 100
 MAX_ARGUMENT_CHARS = 32_000
 #: Hex digits of the digest in a packed task's id.
 PACK_HASH_CHARS = 16
-
-
-@dataclass(frozen=True)
-class TaskPlan:
-    """One task and the inputs it counts: (input id, blob) in name order."""
-
-    task_id: str
-    inputs: tuple[tuple[str, BlobInfo], ...]
-
-    @property
-    def display_name(self) -> str:
-        first = self.inputs[0][1].name
-        more = len(self.inputs) - 1
-        return (first if not more else f"{first} and {more} more")[:1024]
-
-    @property
-    def size(self) -> int:
-        return sum(blob.size for _, blob in self.inputs)
 
 
 def pack_id(input_ids: Iterable[str]) -> str:

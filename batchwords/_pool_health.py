@@ -20,15 +20,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from azure.batch import models as batch_models
 
 from ._deadline import text
 from ._exceptions import BatchServiceError, NotFoundError, PoolError
-
-if TYPE_CHECKING:
-    from ._batch import Batch, Say, TaskCounts
+from ._types import JobInfo, Say, TaskCounts
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +46,24 @@ HINTS = {
     "AllocationFailed": "Azure had no room for the VM size: try again later, or another VM size or region",
     "AllocationTimedOut": "the nodes did not come within the resize timeout: try again, or ask for fewer",
 }
+
+
+class PoolReader(Protocol):
+    """What the pool checks read from Batch (``Batch`` does it)."""
+
+    def get_job(self, job_id: str) -> JobInfo: ...
+
+    def pool(self, pool_id: str) -> batch_models.BatchPool | None: ...
+
+    def nodes(self, pool_id: str) -> list[batch_models.BatchNode]: ...
+
+    def node_file_tail(self, pool_id: str, node_id: str, path: str) -> str: ...
+
+    def preparation_status(
+        self, job_id: str
+    ) -> list[batch_models.BatchJobPreparationAndReleaseTaskStatus]: ...
+
+    def preparation_failures(self, job_id: str) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -87,7 +103,7 @@ class PoolHealth:
 
 
 def pool_health(
-    batch: Batch, pool_id: str, job_ids: Sequence[str] = (), *, since: datetime | None = None
+    batch: PoolReader, pool_id: str, job_ids: Sequence[str] = (), *, since: datetime | None = None
 ) -> PoolHealth:
     """Read the pool, its nodes and where ``job_ids``' preparation task failed. A resize error
     of an autoscale pool counts only if it came after ``since`` (the jobs' creation): an older
@@ -143,7 +159,7 @@ def _listing(states: dict[str, int]) -> str:
     return ", ".join(f"{count} {state}" for state, count in states.items())
 
 
-def _why(batch: Batch, pool_id: str, node: batch_models.BatchNode) -> str:
+def _why(batch: PoolReader, pool_id: str, node: batch_models.BatchNode) -> str:
     if text(node.state) == "starttaskfailed":
         return str(start_task_failure(batch, pool_id, node))
     errors = "; ".join(f"{error.code}: {error.message}" for error in node.errors or [])
@@ -151,7 +167,7 @@ def _why(batch: Batch, pool_id: str, node: batch_models.BatchNode) -> str:
 
 
 def _preparation_problem(
-    batch: Batch, pool_id: str, job_ids: Sequence[str], alive: Sequence[batch_models.BatchNode]
+    batch: PoolReader, pool_id: str, job_ids: Sequence[str], alive: Sequence[batch_models.BatchNode]
 ) -> str | None:
     """A job whose preparation task failed on every node that could run its tasks."""
     usable = {str(node.id) for node in alive}
@@ -170,7 +186,7 @@ def _preparation_problem(
     return None
 
 
-def start_task_failure(batch: Batch, pool_id: str, node: batch_models.BatchNode) -> PoolError:
+def start_task_failure(batch: PoolReader, pool_id: str, node: batch_models.BatchNode) -> PoolError:
     tail = batch.node_file_tail(pool_id, str(node.id), "startup/stderr.txt")
     info = node.start_task_info
     return PoolError(
@@ -179,7 +195,7 @@ def start_task_failure(batch: Batch, pool_id: str, node: batch_models.BatchNode)
     )
 
 
-def wait_for_pool(batch: Batch, pool_id: str, *, timeout: float, say: Say | None = None) -> None:
+def wait_for_pool(batch: PoolReader, pool_id: str, *, timeout: float, say: Say | None = None) -> None:
     """Wait until every node is idle; a failed StartTask raises with the tail of its stderr."""
     deadline = time.monotonic() + timeout
     last: list[str] = []
@@ -209,7 +225,7 @@ class PoolWatch:
         self._next = 0.0
         self._pause = 1.0
 
-    def check(self, batch: Batch, counts: TaskCounts) -> None:
+    def check(self, batch: PoolReader, counts: TaskCounts) -> None:
         """Raise ``PoolError`` if no node of the jobs' pool can run their tasks, and none is coming.
 
         A refusal to read the pool (a caller with a job role that does not cover pools or nodes)
@@ -229,7 +245,7 @@ class PoolWatch:
             logger.warning("%s; the wait goes on without watching the pool", exc)
             self._pools = {}
 
-    def _check(self, batch: Batch) -> None:
+    def _check(self, batch: PoolReader) -> None:
         if self._pools is None:
             pools: dict[str, list[str]] = {}
             for job_id in self._job_ids:

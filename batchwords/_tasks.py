@@ -9,7 +9,6 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from azure.batch import models as batch_models
 from azure.storage.blob import BlobClient
@@ -17,9 +16,7 @@ from azure.storage.blob import BlobClient
 import nodetask
 
 from ._exceptions import ConfigError
-
-if TYPE_CHECKING:
-    from ._packing import TaskPlan
+from ._storage import BlobInfo
 
 #: nodetask on the node's PATH: for jobs given no release to install (see ``JobSpec.nodetask``).
 NODETASK_COMMAND = "nodetask"
@@ -50,6 +47,24 @@ class TaskLimits:
         if self.retention <= timedelta(0):
             found.append(("retention", f"must be positive (got {self.retention})"))
         return found
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """One task and the inputs it counts: (input id, blob) in name order."""
+
+    task_id: str
+    inputs: tuple[tuple[str, BlobInfo], ...]
+
+    @property
+    def display_name(self) -> str:
+        first = self.inputs[0][1].name
+        more = len(self.inputs) - 1
+        return (first if not more else f"{first} and {more} more")[:1024]
+
+    @property
+    def size(self) -> int:
+        return sum(blob.size for _, blob in self.inputs)
 
 
 def input_id_for(name: str, md5: str) -> str:

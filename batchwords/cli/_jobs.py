@@ -10,11 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._batch import Batch, TaskCounts
+from .._batch import Batch
 from .._exceptions import NotFoundError
 from .._pool_health import pool_health
 from .._results import missing_results
 from .._task_views import TaskView, TaskViews
+from .._types import TaskCounts
 from ._output import Column, counts_line, emit, emit_table
 from ._target import add_target_options, clients
 

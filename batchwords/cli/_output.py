@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from .._batch import TaskCounts
+from .._types import TaskCounts
 
 #: Wide enough that a table written to a file or a pipe never wraps.
 PLAIN_WIDTH = 10_000

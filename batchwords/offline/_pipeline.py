@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from .._batch import Batch, TaskCounts
+from .._batch import Batch
 from .._env import NODE_PYTHON
 from .._exceptions import BatchServiceError, ConfigError
 from .._inputs import Inputs, select_inputs
@@ -31,6 +31,7 @@ from .._pool import NodetaskRelease, nodetask_start_task, pool_options
 from .._spec import JobSpec
 from .._storage import Storage, md5_base64
 from .._tasks import check_inputs
+from .._types import TaskCounts
 from .._wheels import locked_files
 from ._kept import refuse_if_running, services_dir, start_kept, stop_kept
 from ._services import Services, emulators
