@@ -19,6 +19,13 @@ FORBIDDEN = {
     "batchwords": {"infra", "pulumi", "pulumi_azure_native", "dill"},
 }
 MAX_LINES = 500
+#: Each package whose modules must not import one another in a cycle: its folder and its name.
+PACKAGES = {
+    "batchwords": "batchwords",
+    "infra": "infra",
+    "localbatch/src/localbatch": "localbatch",
+    "nodetask/src/nodetask": "nodetask",
+}
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -37,6 +44,74 @@ def modules(folder: str) -> list[Path]:
     return sorted((ROOT / folder).rglob("*.py"))
 
 
+def module_names(folder: Path, package: str) -> dict[str, Path]:
+    """Every module of the package in ``folder``, by dotted name (a package by its own name)."""
+    names = {}
+    for path in sorted(folder.rglob("*.py")):
+        parts = path.relative_to(folder).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names[".".join((package, *parts))] = path
+    return names
+
+
+def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
+    """The modules of ``known`` that module ``name`` imports, wherever the import stands.
+
+    Imports under ``if TYPE_CHECKING:`` and inside functions count: they are imports all the same.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0]
+                source = f"{base}.{node.module}" if node.module else base
+            else:
+                source = node.module or ""
+            for alias in node.names:
+                submodule = f"{source}.{alias.name}"
+                found.add(submodule if submodule in known else source)
+    return (found & known) - {name}
+
+
+def import_cycles(folder: Path, package: str) -> list[list[str]]:
+    """The groups of modules that import one another, directly or through others (Tarjan)."""
+    names = module_names(folder, package)
+    graph = {name: sorted(imported_modules(name, path, set(names))) for name, path in names.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(name: str) -> None:
+        index[name] = low[name] = len(index)
+        stack.append(name)
+        for other in graph[name]:
+            if other not in index:
+                visit(other)
+                low[name] = min(low[name], low[other])
+            elif other in stack:
+                low[name] = min(low[name], index[other])
+        if low[name] == index[name]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == name:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for name in sorted(graph):
+        if name not in index:
+            visit(name)
+    return sorted(cycles)
+
+
 @pytest.mark.parametrize("folder", sorted(FORBIDDEN))
 def test_no_module_imports_a_higher_layer(folder):
     offenders = {
@@ -44,6 +119,24 @@ def test_no_module_imports_a_higher_layer(folder):
         for path in modules(folder)
     }
     assert {name: found for name, found in offenders.items() if found} == {}
+
+
+@pytest.mark.parametrize("folder", sorted(PACKAGES))
+def test_no_import_cycles(folder):
+    assert import_cycles(ROOT / folder, PACKAGES[folder]) == []
+
+
+def test_import_cycles_are_found_through_type_only_and_relative_imports(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("from pkg._a import A\n", encoding="utf-8")
+    (package / "_a.py").write_text("from ._b import B\nA = 1\n", encoding="utf-8")
+    (package / "_b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import _a\nB = 2\n",
+        encoding="utf-8",
+    )
+    (package / "_c.py").write_text("from pkg._a import A\n", encoding="utf-8")
+    assert import_cycles(package, "pkg") == [["pkg._a", "pkg._b"]]
 
 
 def test_only_the_offline_subpackage_imports_localbatch():
