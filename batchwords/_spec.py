@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any, ClassVar
 
 from azure.batch import models as batch_models
 
@@ -17,6 +18,8 @@ from ._tasks import NODETASK_COMMAND, TaskLimits
 JOB_SET_ID = re.compile(r"[A-Za-z0-9_-]{1,60}")
 #: A job's wall-clock limit: its SAS outlive it by a margin, within a user delegation key's 7 days.
 MAX_JOB_WALL_CLOCK = timedelta(days=6)
+#: How many top words a job reports by default (per input and merged).
+NUMWORDS = 10
 
 
 @dataclass(frozen=True)
@@ -24,14 +27,18 @@ class JobSpec:
     """What a job set runs: which pool, inputs and outputs, and each task's limits.
 
     Construction checks every field at once; the ``ConfigError`` it raises
-    names each bad field in ``problems``.
+    names each bad field in ``problems``. Every default and limit of a job
+    parameter lives here: the stack config, ``BatchJob`` and the CLI map onto it.
     """
+
+    #: Batch's limit on task slots per node (the pool's, spread over by ``pool_slots``).
+    MAX_SLOTS_PER_NODE: ClassVar[int] = 256
 
     job_set: str
     pool_id: str
     input_container: str
     output_container: str
-    numwords: int = 10
+    numwords: int = NUMWORDS
     limits: TaskLimits = field(default_factory=TaskLimits)
     #: Ends each job of the set (and its cost) however long its tasks wait for nodes.
     job_max_wall_clock: timedelta = timedelta(hours=24)
@@ -67,13 +74,30 @@ class JobSpec:
         if self.pool_slots < 1:
             found.append(("pool_slots", f"must be at least 1 (got {self.pool_slots})"))
         found += self.limits.problems()
-        if not self.limits.max_wall_clock <= self.job_max_wall_clock <= MAX_JOB_WALL_CLOCK:
+        hours = MAX_JOB_WALL_CLOCK // timedelta(hours=1)
+        if self.job_max_wall_clock > MAX_JOB_WALL_CLOCK:
+            got = self.job_max_wall_clock / timedelta(hours=1)
+            found.append(
+                ("job_max_wall_clock", f"must be at most {hours} hours (6 days) (got {got:g} hours)")
+            )
+        elif self.job_max_wall_clock < self.limits.max_wall_clock:
             found.append(
                 (
                     "job_max_wall_clock",
-                    f"must be at least the task wall-clock limit ({self.limits.max_wall_clock}) and at most "
-                    f"6 days (got {self.job_max_wall_clock})",
+                    f"must be at least the task wall-clock limit ({self.limits.max_wall_clock}) "
+                    f"(got {self.job_max_wall_clock})",
                 )
             )
         if found:
             raise ConfigError("; ".join(f"{name} {reason}" for name, reason in found), found)
+
+    @classmethod
+    def problems_of(cls, **fields: Any) -> list[tuple[str, str]]:
+        """What is wrong with some fields alone, the others at their defaults: for a caller
+        that checks its settings before it knows the job's names."""
+        names = dict.fromkeys(("job_set", "pool_id", "input_container", "output_container"), "checked")
+        try:
+            cls(**(names | fields))
+        except ConfigError as exc:
+            return list(exc.problems)
+        return []

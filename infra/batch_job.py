@@ -21,6 +21,7 @@ from pulumi.runtime import rpc
 
 import batchwords
 from infra import dynamic
+from infra.config import JOB_PARAMETERS, job_spec
 
 #: Changing any of these starts a new job set (the old one is deleted first).
 REPLACE_FIELDS = (
@@ -51,13 +52,8 @@ UPDATE_FIELDS = (
 )
 OUTPUT_FIELDS = ("job_ids", "state", "task_counts", "tasks", "top_words", "total_words")
 REQUIRED = ("job_id", "pool_id", "batch_endpoint", "storage_endpoint", "input_container", "output_container")
-#: This resource's name for each field the core names in a problem.
-_FIELD_NAMES = {
-    "job_set": "job_id",
-    "max_wall_clock": "max_wall_clock_minutes",
-    "retention": "retention_hours",
-    "job_max_wall_clock": "job_max_wall_clock_hours",
-}
+#: This resource's prop for each field the core names in a problem (the others keep their name).
+_PROPS = {field: prop for field, (_, prop) in JOB_PARAMETERS.items()}
 
 
 #: The ``nodetask`` prop's shape, as its errors name it.
@@ -90,6 +86,21 @@ def nodetask_release(value: Any) -> batchwords.NodetaskRelease | None:
             f"nodetask must be {NODETASK_SHAPE} ({exc!r})",
             [("nodetask", f"must be {NODETASK_SHAPE} ({exc!r})")],
         ) from exc
+
+
+def job_props(spec: batchwords.JobSpec) -> dict[str, Any]:
+    """The job parameter props for a spec (what ``BatchJobInputs.parse`` reads back)."""
+    values = {
+        "job_set": spec.job_set,
+        "numwords": spec.numwords,
+        "max_wall_clock": spec.limits.max_wall_clock // timedelta(minutes=1),
+        "max_retries": spec.limits.max_retries,
+        "retention": spec.limits.retention // timedelta(hours=1),
+        "job_max_wall_clock": spec.job_max_wall_clock // timedelta(hours=1),
+        "task_bytes": spec.task_bytes,
+        "pool_slots": spec.pool_slots,
+    }
+    return {_PROPS[field]: value for field, value in values.items()}
 
 
 def nodetask_props(release: batchwords.NodetaskRelease) -> dict[str, Any]:
@@ -136,24 +147,16 @@ class BatchJobInputs:
         except batchwords.ConfigError as exc:
             problems += exc.problems
         try:
-            spec = batchwords.JobSpec(
-                job_set=str(props["job_id"]),
+            # A prop left out (or from state older than it) takes JobSpec's default.
+            spec = job_spec(
+                {field: _number(props.get(prop), field) for field, prop in _PROPS.items()},
                 pool_id=str(props["pool_id"]),
                 input_container=str(props["input_container"]),
                 output_container=str(props["output_container"]),
-                numwords=int(props.get("numwords", 10)),
-                limits=batchwords.TaskLimits(
-                    max_wall_clock=timedelta(minutes=int(props.get("max_wall_clock_minutes", 30))),
-                    max_retries=int(props.get("max_retries", 2)),
-                    retention=timedelta(hours=int(props.get("retention_hours", 24))),
-                ),
-                job_max_wall_clock=timedelta(hours=int(props.get("job_max_wall_clock_hours", 24))),
                 nodetask=release,
-                task_bytes=int(props.get("task_bytes", batchwords.TASK_BYTES)),
-                pool_slots=int(props.get("pool_slots", 1)),
             )
         except batchwords.ConfigError as exc:
-            problems = [(_FIELD_NAMES.get(name, name), reason) for name, reason in exc.problems] + problems
+            problems = [(_PROPS.get(name, name), reason) for name, reason in exc.problems] + problems
         if problems or spec is None:
             raise batchwords.ConfigError("; ".join(f"{name} {reason}" for name, reason in problems), problems)
         wait = bool(props.get("wait", True))
@@ -188,6 +191,13 @@ class BatchJobInputs:
 
         timeout = self.wait_timeout_seconds if wait else 0
         return job_set.outputs(self.inputs, wait_timeout=timeout, progress=progress).to_dict()
+
+
+def _number(value: Any, field: str) -> int | str | None:
+    """A job parameter prop: the job id as text, the others whole numbers (None: not given)."""
+    if value is None:
+        return None
+    return str(value) if field == "job_set" else int(value)
 
 
 def _unknown(value: Any) -> bool:
@@ -262,7 +272,8 @@ class _BatchJobProvider(pulumi.dynamic.ResourceProvider):
 
 
 class BatchJob(pulumi.dynamic.Resource, module="batchwords", name="BatchJob"):
-    """A word-count job over the input blobs, on an existing pool."""
+    """A word-count job over the input blobs, on an existing pool. A job parameter left
+    None (numwords, the limits, task_bytes, pool_slots) takes ``JobSpec``'s default."""
 
     job_ids: pulumi.Output[list[str]]
     state: pulumi.Output[str]
@@ -282,16 +293,16 @@ class BatchJob(pulumi.dynamic.Resource, module="batchwords", name="BatchJob"):
         input_container: pulumi.Input[str],
         inputs: pulumi.Input[Mapping[str, pulumi.Input[str]]],
         output_container: pulumi.Input[str],
-        numwords: pulumi.Input[int] = 10,
-        max_wall_clock_minutes: pulumi.Input[int] = 30,
-        max_retries: pulumi.Input[int] = 2,
-        retention_hours: pulumi.Input[int] = 24,
-        job_max_wall_clock_hours: pulumi.Input[int] = 24,
+        numwords: pulumi.Input[int] | None = None,
+        max_wall_clock_minutes: pulumi.Input[int] | None = None,
+        max_retries: pulumi.Input[int] | None = None,
+        retention_hours: pulumi.Input[int] | None = None,
+        job_max_wall_clock_hours: pulumi.Input[int] | None = None,
         wait: pulumi.Input[bool] = True,
         wait_timeout_seconds: pulumi.Input[int] = 1800,
         nodetask: pulumi.Input[Mapping[str, Any]] | None = None,
-        task_bytes: pulumi.Input[int] = batchwords.TASK_BYTES,
-        pool_slots: pulumi.Input[int] = 1,
+        task_bytes: pulumi.Input[int] | None = None,
+        pool_slots: pulumi.Input[int] | None = None,
         principal_id: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:

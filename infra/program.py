@@ -9,7 +9,7 @@ import pulumi
 from pulumi_azure_native import authorization, resources
 
 import batchwords
-from infra.batch_job import BatchJob, nodetask_props
+from infra.batch_job import BatchJob, job_props, nodetask_props
 from infra.blob_files import BlobFiles
 from infra.compute import BatchCompute, BatchComputeArgs
 from infra.config import ROOT, StackConfig, StackConfigError
@@ -121,7 +121,7 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
     batch_jobs = identity.grant_deployer_jobs(compute.account)
     job = BatchJob(
         "job",
-        job_id=config.job_id,
+        **job_props(config.job),
         pool_id=compute.pool.name,
         batch_endpoint=compute.endpoint,
         storage_endpoint=store.blob_endpoint,
@@ -129,16 +129,9 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
         # Known in a preview too; depending on `inputs` orders the job after the upload.
         inputs=inputs.local_md5,
         output_container=store.containers["output"].name,
-        numwords=config.numwords,
-        max_wall_clock_minutes=config.task_max_wall_clock_minutes,
-        max_retries=config.task_retries,
-        retention_hours=config.task_retention_hours,
-        job_max_wall_clock_hours=config.job_max_wall_clock_hours,
         wait=config.wait_for_job,
         wait_timeout_seconds=config.wait_timeout_seconds,
         nodetask=release.apply(nodetask_props),
-        task_bytes=config.task_bytes,
-        pool_slots=config.pool_slots,
         # The roles above went to this principal: the provider refuses other credentials at once.
         principal_id=client.object_id,
         opts=pulumi.ResourceOptions(

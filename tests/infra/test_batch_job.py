@@ -40,11 +40,8 @@ class TestCheck:
             ("max_retries", 0, "max_retries must be at least 1"),
             ("max_wall_clock_minutes", 0, "max_wall_clock_minutes must be more than 0"),
             ("retention_hours", 0, "retention_hours must be positive"),
-            (
-                "job_max_wall_clock_hours",
-                200,
-                "job_max_wall_clock_hours must be at least the task wall-clock",
-            ),
+            ("job_max_wall_clock_hours", 0, "job_max_wall_clock_hours must be at least the task wall-clock"),
+            ("job_max_wall_clock_hours", 200, "job_max_wall_clock_hours must be at most 144 hours"),
             ("wait_timeout_seconds", -1, "wait_timeout_seconds must not be negative"),
             ("job_id", "bad id!", "job_id must be 1 to 60"),
             ("inputs", {}, "inputs is empty"),

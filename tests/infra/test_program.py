@@ -14,7 +14,15 @@ import pytest
 import yaml
 
 import infra.batch_job
-from batchwords import NODE_AGENT_SKU, locked_files, nodetask_wheel, preparation_task, wheels_digest
+from batchwords import (
+    NODE_AGENT_SKU,
+    JobSpec,
+    locked_files,
+    nodetask_wheel,
+    parse_size,
+    preparation_task,
+    wheels_digest,
+)
 from infra import config as stack_config
 from infra import naming
 from infra.batch_job import nodetask_release
@@ -136,7 +144,10 @@ def test_program_graph(stack, use_stack, wheel):
         # Each job installs the same release where a node lacks it, and its tasks run it.
         (job,) = mocks.dynamic("job_id")
         config = stack_config.load(stack=stack)
-        assert (job.inputs["task_bytes"], job.inputs["pool_slots"]) == (config.task_bytes, config.pool_slots)
+        assert (job.inputs["task_bytes"], job.inputs["pool_slots"]) == (
+            config.job.task_bytes,
+            config.job.pool_slots,
+        )
         url = (
             f"https://{exported['storage_account']}.blob.core.windows.net/application/{WHEEL_PREFIX}{digest}"
         )
@@ -339,8 +350,21 @@ def test_bad_config_names_the_key_and_the_stack_file(use_stack, key, value, mess
 def test_task_bytes_and_the_pool_slots_reach_the_job(use_stack):
     use_stack("dev", taskBytes="64MB", taskSlotsPerNode="3")
     config = stack_config.load(stack="dev")
-    assert config.task_bytes == 64_000_000
-    assert config.pool_slots == (config.dedicated_nodes + config.spot_nodes) * 3
+    assert config.job.task_bytes == 64_000_000
+    assert config.job.pool_slots == (config.dedicated_nodes + config.spot_nodes) * 3
+
+
+def test_the_stack_documents_the_job_defaults_that_jobspec_holds():
+    """Pulumi.yaml documents each job parameter's default for `pulumi config`; JobSpec owns it."""
+    documented = yaml.safe_load((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
+    values = {
+        field: documented[key]["default"]
+        for field, (key, _) in stack_config.JOB_PARAMETERS.items()
+        if field not in ("job_set", "pool_slots")  # the stack's name; the pool's size
+    }
+    values["task_bytes"] = parse_size(values["task_bytes"])
+    names = {"job_set": "job", "pool_id": "pool", "input_container": "input", "output_container": "output"}
+    assert stack_config.job_spec(values, **names) == JobSpec(**names)
 
 
 def test_empty_input_folder(use_stack, tmp_path):
