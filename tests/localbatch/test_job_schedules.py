@@ -12,7 +12,7 @@ from azure.batch.models._models import BatchJobTerminateOptions
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from localbatch import LocalBatch, new_key
+from localbatch import LocalBatch, _scheduler, _schedules, _timeutil, new_key
 from tests.support.batch import make_job, make_pool, wait_for, wait_task_done
 
 FAR_FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
@@ -69,16 +69,37 @@ def test_a_schedule_without_recurrence_makes_one_job_and_completes_with_it(clien
     assert [job.id for job in client.list_jobs_from_schedule("sched")] == ["sched:job-1"]
 
 
-def test_a_recurring_schedule_runs_again_at_its_next_run_time_one_job_at_a_time(client):
-    """Takes a minute: the service's shortest recurrenceInterval is PT1M."""
+class Clock:
+    """localbatch's clock, ``offset`` ahead of the real one."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """The service's time (the schedules' runs, the documents' stamps), for tests to move on."""
+    clock = Clock()
+    for module in (_timeutil, _schedules, _scheduler):
+        monkeypatch.setattr(module, "now", clock.now)
+    return clock
+
+
+def test_a_recurring_schedule_runs_again_at_its_next_run_time_one_job_at_a_time(client, clock):
+    """The service's shortest recurrenceInterval is PT1M: its clock jumps the minute."""
     make_pool(client)
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    start = clock.now().replace(microsecond=0) + timedelta(seconds=1)
     make_schedule(client, do_not_run_until=start, recurrence_interval=timedelta(minutes=1))
     assert recent_job(client) == "sched:job-1"
     assert client.get_job_schedule("sched").execution_info.next_run_time == start + timedelta(minutes=1)
 
     # Its next run falls due while job-1 is still active: no second job meanwhile.
-    wait_for(lambda: datetime.now(UTC) > start + timedelta(minutes=1, seconds=1), timeout=90)
+    clock.offset += timedelta(minutes=1, seconds=1)
+    time.sleep(1)  # twenty turns of the schedules' thread, with the next run due
+    assert clock.now() > start + timedelta(minutes=1, seconds=1)
     assert [job.id for job in client.list_jobs_from_schedule("sched")] == ["sched:job-1"]
     assert client.get_job_schedule("sched").execution_info.next_run_time == start + timedelta(minutes=1)
 
