@@ -10,12 +10,10 @@ from azure.batch import models as batch_models
 
 from batchwords import pool_options
 from batchwords.cli import main
-from tests.batchwords.test_cli import target  # the CLI tests' endpoints and credentials
 from tests.support.emulators import upload_samples
 from tests.support.words import DATA
 
 pytestmark = pytest.mark.azurite
-__all__ = ["target"]
 
 
 @pytest.fixture

@@ -14,12 +14,10 @@ from batchwords import BatchServiceError, pool_options
 from batchwords._exceptions import PoolError
 from batchwords._pool_health import UNUSABLE_GRACE, _dead, pool_health
 from batchwords.cli import main
-from tests.batchwords.test_cli import target  # the CLI tests' endpoints and credentials
 from tests.support.batch import py, wait_for
 from tests.support.emulators import upload_samples
 
 pytestmark = pytest.mark.azurite
-__all__ = ["target"]
 
 STDERR = "ERROR: No matching distribution found for nodetask"
 FAILING_START = batch_models.BatchStartTask(

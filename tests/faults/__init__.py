@@ -5,7 +5,7 @@
 - Azurite killed mid-run, and after the last task:
   ``test_killed_services::test_azurite_killed_and_restarted``
 - result blobs deleted after their task succeeded: ``test_lost_results``
-  (``jobs outputs``: ``tests/batchwords/test_cli.py``)
+  (``jobs outputs``: ``tests/batchwords/test_cli_jobs.py``)
 - SIGTERM and SIGHUP during a run: ``test_signals``
 - a second ``run --keep`` while the first one's services are up:
   ``tests/batchwords/test_run.py::test_keep_leaves_services_for_local_commands``

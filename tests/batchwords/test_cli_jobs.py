@@ -1,0 +1,90 @@
+"""`batchwords jobs` list, wait, status, outputs, cancel and delete against localbatch; where the
+commands find their endpoints (flags, a Pulumi stack)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from batchwords.cli import main
+from tests.support.cli import run_json
+from tests.support.emulators import upload_samples
+
+
+@pytest.mark.azurite
+def test_jobs_list_wait_status_outputs_cancel_delete(target, emulators, pool, capsys, tmp_path):
+    spec = emulators.spec(job_set="cli-job")
+    emulators.job_set(spec).submit(upload_samples(emulators, spec))
+    code, listed = run_json(capsys, "jobs", "list", "--json", *target)
+    assert code == 0
+    assert [(job["id"], job["pool"]) for job in listed] == [("cli-job", "pool")]
+    assert main(["jobs", "wait", "cli-job", "--timeout", "120", *target]) == 0
+    captured = capsys.readouterr()
+    assert "4/4 done (4 succeeded, 0 failed)" in captured.out
+    assert "cli-job:" in captured.err  # progress lines
+    code, status = run_json(capsys, "jobs", "status", "cli-job", "--json", *target)
+    assert (code, status["state"], status["task_counts"]["succeeded"]) == (0, "completed", 4)
+    dest = tmp_path / "outputs"
+    assert (
+        main(
+            ["jobs", "outputs", "cli-job", "--dest", str(dest), "--container", spec.output_container, *target]
+        )
+        == 0
+    )
+    assert len(list(dest.rglob("*_OUTPUT.json"))) == 4
+    # A succeeded task's result that is gone from Storage is named, and the command fails.
+    (lost,) = [
+        blob.name
+        for blob in emulators.storage.list_blobs(spec.output_container)
+        if "gettysburg" in blob.name and blob.name.endswith(".json")
+    ]
+    emulators.storage.delete_blob(spec.output_container, lost)
+    capsys.readouterr()
+    again = [
+        "jobs",
+        "outputs",
+        "cli-job",
+        "--dest",
+        str(tmp_path / "again"),
+        "--container",
+        spec.output_container,
+    ]
+    assert main([*again, *target]) == 1
+    assert f"missing: {lost} (its task succeeded" in capsys.readouterr().err
+    assert main(["jobs", "cancel", "cli-job", *target]) == 0
+    assert "already finished" in capsys.readouterr().out
+    assert main(["jobs", "delete", "cli-job", *target]) == 0
+    assert "deleted" in capsys.readouterr().out
+    assert main(["jobs", "delete", "cli-job", *target]) == 0
+    assert "already gone" in capsys.readouterr().out
+
+
+@pytest.mark.azurite
+def test_unknown_job_is_not_found(target, capsys):
+    for action in ("status", "wait"):
+        assert main(["jobs", action, "ghost", *target]) == 1
+        assert "job ghost does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.azurite
+def test_missing_endpoint_and_stack_without_pulumi(target, capsys):
+    assert main(["jobs", "list"]) == 2
+    assert "--batch-endpoint" in capsys.readouterr().err
+    assert main(["jobs", "list", "--stack", "dev"]) == 2
+    assert "needs the Pulumi CLI" in capsys.readouterr().err
+
+
+@pytest.mark.azurite
+def test_a_stack_still_in_its_first_update_names_what_to_pass(target, capsys, tmp_path, monkeypatch):
+    # `pulumi stack output --json` on a stack whose first update runs: it exists, with no outputs.
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho '{}'\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    assert main(["jobs", "wait", "batchwords-dev", "--stack", "dev"]) == 2
+    err = capsys.readouterr().err
+    assert "stack dev has no outputs yet" in err
+    assert "--batch-endpoint https://ACCOUNT.REGION.batch.azure.com" in err
+    assert "batchwords preflight --stack dev" in err
