@@ -4,7 +4,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
-NUMWORDS ?= 10
 
 .PHONY: setup demo test lint typecheck wheel bench clean
 
@@ -25,8 +24,9 @@ $(NPM_STAMP): package.json package-lock.json
 	touch $@
 
 ## demo: the main job - the whole pipeline offline over the sample texts in data/
+# (make demo NUMWORDS=5; unset, the run's own default or your `batchwords config set numwords`)
 demo: $(PY_STAMP) $(NPM_STAMP)
-	$(BIN)/batchwords run data --numwords $(NUMWORDS) --output-dir build/run
+	$(BIN)/batchwords run data $(if $(NUMWORDS),--numwords $(NUMWORDS)) --output-dir build/run
 
 ## test: ruff, mypy and every test
 test: lint typecheck $(NPM_STAMP)

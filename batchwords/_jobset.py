@@ -18,7 +18,7 @@ from ._batch import TERMINAL_JOB_STATES, Batch
 from ._exceptions import BatchServiceError, ConfigError, DeadlineError
 from ._packing import plan_tasks
 from ._results import JobResults, TaskResult, collect, task_results
-from ._spec import JobSpec
+from ._spec import NUMWORDS, JobSpec
 from ._storage import BlobInfo, Storage, sas_lifetime
 from ._tasks import build_task, check_inputs, input_id_for
 from ._types import TaskCounts
@@ -46,6 +46,8 @@ class JobSetOutputs:
     top_words: list[tuple[str, int]]
     total_words: int
     distinct_words: int = 0
+    #: How many top words each input's result and the merged list hold: the job's numwords.
+    numwords: int = NUMWORDS
 
     @property
     def failed(self) -> list[TaskResult]:
@@ -225,7 +227,9 @@ class JobSet:
         tasks = {current[task.input_id]: task for task in reported}
         failed = any(task.failure for task in tasks.values())
         state = "running" if not done else ("failed" if failed else "succeeded")
-        return JobSetOutputs(list(self.job_ids), state, counts, tasks, top, total, distinct)
+        return JobSetOutputs(
+            list(self.job_ids), state, counts, tasks, top, total, distinct, numwords=self.spec.numwords
+        )
 
     def delete(self, *, outputs: bool = True) -> None:
         """Terminate and delete every job of the set and (``outputs``) its output blobs;

@@ -8,7 +8,7 @@ from typing import Any
 
 from .._credentials import SIGN_IN_MODES, identity, resolve_credentials, sign_in
 from ._output import Column, emit, emit_table
-from ._settings import DEFAULTS, KEYS, config_dir, config_path, load_settings, set_setting
+from ._settings import DEFAULTS, KEYS, config_dir, config_path, set_setting, stored_settings
 from ._target import offline
 
 
@@ -84,11 +84,11 @@ def config_set(args: argparse.Namespace) -> int:
 
 
 def config_show(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    stored = stored_settings()
     document = {
         "file": str(config_path()),
         "settings": {
-            key: {"value": settings.get(key, DEFAULTS[key]), "default": key not in settings, "meaning": text}
+            key: {"value": stored.get(key, DEFAULTS[key]), "default": key not in stored, "meaning": text}
             for key, text in KEYS.items()
         },
     }

@@ -171,7 +171,11 @@ def log_level(args: argparse.Namespace) -> tuple[str, str]:
         flag = "-q" if args.quiet else "-" + "v" * args.verbose
         level = VERBOSITY.get(-1 if args.quiet else args.verbose, logging.DEBUG)
         return logging.getLevelName(level), flag
-    return str(load_settings().get("log_level", "WARNING")).upper(), "config log_level"
+    try:
+        settings = load_settings()
+    except ConfigError:
+        return "WARNING", "default (the config file has a bad setting: the command says which)"
+    return settings.log_level, "config log_level"
 
 
 def exit_code(error: BatchwordsError) -> int:

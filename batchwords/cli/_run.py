@@ -11,14 +11,16 @@ from typing import Any
 from .._credentials import resolve_credentials
 from .._exceptions import ConfigError
 from .._packing import TASK_BYTES, parse_size
+from .._spec import NUMWORDS, JobSpec
 from ._output import Progress, render
 from ._settings import config_dir, load_settings
 from ._summary import build_summary, closing_lines, summary_json, write_summary
 from ._target import offline
 
 EXIT_TASKS_FAILED = 1
-#: Batch's limit on task slots per node.
-MAX_SLOTS = 256
+MAX_SLOTS = JobSpec.MAX_SLOTS_PER_NODE
+#: The option that gives each job parameter.
+OPTIONS = {"numwords": "--numwords", "task_bytes": "--task-bytes"}
 
 
 def add_parser(commands: Any) -> None:
@@ -29,7 +31,7 @@ def add_parser(commands: Any) -> None:
         "data_dir", nargs="?", default="data", type=Path, help="folder of input texts (default data)"
     )
     run.add_argument(
-        "--numwords", type=int, help="top words per file and merged (default 10, or your config)"
+        "--numwords", type=int, help=f"top words per file and merged (default {NUMWORDS}, or your config)"
     )
     run.add_argument(
         "--output-dir", type=Path, default=Path("build/run"), help="where outputs are downloaded"
@@ -57,19 +59,22 @@ def add_parser(commands: Any) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    if args.numwords is None:
-        args.numwords = int(load_settings().get("numwords", 10))
-    if args.numwords < 1:
-        raise ConfigError(f"--numwords must be at least 1 (got {args.numwords})")
+    settings = load_settings()
+    numwords = settings.numwords if args.numwords is None else args.numwords
+    if args.task_bytes is None:
+        task_bytes = settings.task_bytes
+    else:
+        try:
+            task_bytes = parse_size(args.task_bytes)
+        except ValueError as exc:
+            raise ConfigError(f"--task-bytes: {exc}") from exc
+    problems = JobSpec.problems_of(numwords=numwords, task_bytes=task_bytes)
+    if problems:
+        raise ConfigError("; ".join(f"{OPTIONS[name]} {reason}" for name, reason in problems), problems)
     if args.nodes < 1:
         raise ConfigError(f"--nodes must be at least 1: a pool without nodes runs nothing (got {args.nodes})")
     if not 1 <= args.slots <= MAX_SLOTS:
         raise ConfigError(f"--slots must be 1 to {MAX_SLOTS} task slots per node (got {args.slots})")
-    task_bytes = args.task_bytes or load_settings().get("task_bytes") or TASK_BYTES
-    try:
-        task_bytes = parse_size(task_bytes)
-    except ValueError as exc:
-        raise ConfigError(f"--task-bytes: {exc}") from exc
     pipeline = offline()
     given = None
     if args.batch_endpoint or args.storage_endpoint:
@@ -85,7 +90,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         outcome = pipeline.run_offline(
             args.data_dir,
-            numwords=args.numwords,
+            numwords=numwords,
             output_dir=args.output_dir,
             nodes=args.nodes,
             slots=args.slots,
@@ -103,7 +108,6 @@ def run_command(args: argparse.Namespace) -> int:
     folder = outcome.output_dir or args.output_dir
     document = build_summary(
         outputs,
-        numwords=args.numwords,
         job_set=pipeline.JOB_ID,
         folder=folder,
         files=outcome.files,

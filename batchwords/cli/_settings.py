@@ -15,6 +15,7 @@ import platformdirs
 from .._env import BATCH_ENDPOINT, CONFIG_DIR, STORAGE_ENDPOINT
 from .._exceptions import ConfigError
 from .._packing import TASK_BYTES, parse_size
+from .._spec import NUMWORDS, JobSpec
 
 APP = "batchwords"
 #: Keys of the user config file and what they mean.
@@ -31,7 +32,7 @@ DEFAULTS: dict[str, object] = {
     "batch_endpoint": "(none: --local, flags, environment or stack)",
     "storage_endpoint": "(none: --local, flags, environment or stack)",
     "stack": "(none)",
-    "numwords": 10,
+    "numwords": NUMWORDS,
     "task_bytes": f"{TASK_BYTES // 1024**2}MiB",
     "log_level": "WARNING",
 }
@@ -45,37 +46,78 @@ def config_path() -> Path:
     return config_dir() / "config.json"
 
 
-def load_settings() -> dict[str, Any]:
+@dataclass(frozen=True)
+class Settings:
+    """The user config file, parsed once: each key as its type, at its default when not set."""
+
+    batch_endpoint: str | None = None
+    storage_endpoint: str | None = None
+    stack: str | None = None
+    numwords: int = NUMWORDS
+    task_bytes: int = TASK_BYTES
+    log_level: str = "WARNING"
+
+
+def parse_setting(key: str, value: object) -> object:
+    """One setting as its type; a bad value raises ``ConfigError`` naming the key."""
+    if key not in KEYS:
+        raise ConfigError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
+    if key == "numwords":
+        text = str(value)
+        if isinstance(value, bool) or not text.isdigit():
+            raise ConfigError(f"numwords must be a whole number of at least 1 (got {value!r})")
+        problems = JobSpec.problems_of(numwords=int(text))
+        if problems:
+            raise ConfigError("; ".join(f"{name} {reason}" for name, reason in problems), problems)
+        return int(text)
+    if key == "task_bytes":
+        try:
+            return parse_size(value if isinstance(value, int) else str(value))
+        except ValueError as exc:
+            raise ConfigError(f"task_bytes: {exc}") from exc
+    if key == "log_level":
+        if str(value).upper() not in ("WARNING", "INFO", "DEBUG"):
+            raise ConfigError(f"log_level must be WARNING, INFO or DEBUG (got {value!r})")
+        return str(value).upper()
+    return str(value)
+
+
+def stored_settings() -> dict[str, Any]:
+    """The config file's settings as they were written."""
     path = config_path()
     if not path.exists():
         return {}
     try:
-        settings = json.loads(path.read_text(encoding="utf-8"))
+        stored = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path} is not valid JSON ({exc}); fix or delete it") from exc
-    if not isinstance(settings, dict):
+    if not isinstance(stored, dict):
         raise ConfigError(f"{path} must hold a JSON object; fix or delete it")
-    return settings
+    return stored
+
+
+def load_settings() -> Settings:
+    """The config file's settings, each checked; a bad one names the key and the fix."""
+    stored = stored_settings()
+    values: dict[str, Any] = {}
+    for key, value in stored.items():
+        if key not in KEYS or value is None:
+            continue
+        try:
+            values[key] = parse_setting(key, value)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{config_path()}: {exc}; fix it with `batchwords config set {key} ...`", exc.problems
+            ) from exc
+    return Settings(**values)
 
 
 def set_setting(key: str, value: str) -> Path:
     """Store one default; the file is replaced atomically."""
-    if key not in KEYS:
-        raise ConfigError(f"unknown setting {key!r}; known: {', '.join(KEYS)}")
-    parsed: Any = value
-    if key == "numwords":
-        if not value.isdigit() or int(value) < 1:
-            raise ConfigError(f"numwords must be a whole number of at least 1 (got {value!r})")
-        parsed = int(value)
-    if key == "task_bytes":
-        try:
-            parse_size(value)
-        except ValueError as exc:
-            raise ConfigError(f"task_bytes: {exc}") from exc
-    if key == "log_level" and value.upper() not in ("WARNING", "INFO", "DEBUG"):
-        raise ConfigError(f"log_level must be WARNING, INFO or DEBUG (got {value!r})")
-    settings = load_settings()
-    settings[key] = parsed.upper() if key == "log_level" else parsed
+    parsed = parse_setting(key, value)
+    settings = stored_settings()
+    # Sizes stay as written (64MB); the others as their type.
+    settings[key] = value if key == "task_bytes" else parsed
     path = config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
@@ -131,7 +173,7 @@ def resolve_target(
     batch = batch_endpoint or os.environ.get(BATCH_ENDPOINT)
     storage = storage_endpoint or os.environ.get(STORAGE_ENDPOINT)
     source = "flags and environment"
-    stack = stack or (None if (batch and storage) else settings.get("stack"))
+    stack = stack or (None if (batch and storage) else settings.stack)
     if stack and not (batch and storage):
         outputs = stack_outputs(stack)
         if not outputs:
@@ -145,8 +187,8 @@ def resolve_target(
         batch = batch or outputs.get("batch_account_endpoint")
         storage = storage or outputs.get("blob_endpoint")
         source = f"Pulumi stack {stack}"
-    batch = batch or settings.get("batch_endpoint")
-    storage = storage or settings.get("storage_endpoint")
+    batch = batch or settings.batch_endpoint
+    storage = storage or settings.storage_endpoint
     # (flag, environment variable, config key) of each endpoint this command needs and lacks
     missing = [
         names

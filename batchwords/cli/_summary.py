@@ -45,7 +45,7 @@ def _seconds(value: float | None) -> float | None:
     return round(value, 3) if value is not None else None
 
 
-def _file_entry(name: str, task: TaskResult, job_set: str, folder: Path, numwords: int) -> dict[str, Any]:
+def _file_entry(name: str, task: TaskResult, job_set: str, folder: Path) -> dict[str, Any]:
     result = task.result or {}
     result_blob = result_blob_names(job_set, task.input_id, name)[0]
     downloaded = folder / result_blob
@@ -54,7 +54,7 @@ def _file_entry(name: str, task: TaskResult, job_set: str, folder: Path, numword
         "ok": task.failure is None,
         "words": result.get("total_words"),
         "distinct_words": result.get("distinct_words"),
-        "top": ranked(result.get("top", []))[:numwords],
+        "top": ranked(result.get("top", [])),
         "task_id": task.task_id,
         "node_id": task.node_id,
         "start": _stamp(task.start_time),
@@ -69,7 +69,6 @@ def _file_entry(name: str, task: TaskResult, job_set: str, folder: Path, numword
 def build_summary(
     outputs: JobSetOutputs,
     *,
-    numwords: int,
     job_set: str,
     folder: Path,
     files: list[Path],
@@ -80,11 +79,11 @@ def build_summary(
 ) -> dict[str, Any]:
     """The run's whole record: per input, merged, totals, timings, paths, what was cleaned up."""
     root = folder.resolve()
-    entries = [_file_entry(name, task, job_set, folder, numwords) for name, task in outputs.tasks.items()]
+    entries = [_file_entry(name, task, job_set, folder) for name, task in outputs.tasks.items()]
     ok = sum(1 for entry in entries if entry["ok"])
     return {
         "format": SUMMARY_FORMAT,
-        "numwords": numwords,
+        "numwords": outputs.numwords,
         "state": outputs.state,
         "files": entries,
         "top_words": ranked(outputs.top_words),
