@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -25,10 +24,9 @@ from batchwords import (
     nodetask_start_task,
     pool_options,
 )
-from batchwords._wheels import write_lock
-from batchwords.offline import Azurite, emulator_credentials, start_azurite
+from batchwords.offline import Azurite, build_wheelhouse, emulator_credentials, start_azurite
 from localbatch import LocalBatch, Realism
-from tests.support.words import DATA, ROOT
+from tests.support.words import DATA
 
 
 @pytest.fixture(scope="session")
@@ -50,25 +48,12 @@ def blob_service(azurite: Azurite) -> BlobServiceClient:
 
 
 @pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The nodetask wheel, its dependencies and their lock, as a pool's StartTask installs them offline."""
-    folder = tmp_path_factory.mktemp("wheelhouse")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-build-isolation",
-            "--wheel-dir",
-            str(folder),
-            str(ROOT / "nodetask"),
-        ],
-        check=True,
-    )
-    write_lock(folder)
-    return folder
+def wheelhouse(private_cache: None) -> Path:
+    """The nodetask wheel, its dependencies and their lock, as a pool's StartTask installs them offline:
+    the wheelhouse ``batchwords run`` builds in the session's cache folder (tests/conftest.py), so the
+    tests' pools and runs share one build and one release, which their nodes install once."""
+    first, *_ = build_wheelhouse(lambda _: None)
+    return first.parent
 
 
 @dataclass
