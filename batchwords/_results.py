@@ -6,12 +6,10 @@ counts file names, the counts-file reader, the ranking), never spelled again.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from azure.batch import models as batch_models
 
@@ -34,7 +32,8 @@ class TaskResult:
     state: str
     exit_code: int | None
     output_url: str | None
-    result: dict[str, Any] | None = None
+    #: nodetask's result record, when it was read.
+    result: nodetask.Result | None = None
     failure: str | None = None
     stderr_tail: str | None = None
     #: The blob of the task's full counts, when it is there.
@@ -122,7 +121,7 @@ def task_results(
         names = [result.result_blob for result in results if result.result_blob and not result.failure]
         documents = storage.read_blobs(spec.output_container, names)
         results = [
-            replace(result, result=json.loads(documents[result.result_blob]))
+            replace(result, result=_result(documents, spec.output_container, result.result_blob))
             if result.result_blob in documents
             else result
             for result in results
@@ -140,13 +139,21 @@ def _task_failure(batch: Batch, job_id: str, task: batch_models.BatchTask) -> tu
     return failure, batch.stderr_tail(job_id, str(task.id))
 
 
+def _result(documents: dict[str, bytes], container: str, blob: str | None) -> nodetask.Result:
+    """A result blob read through nodetask's contract."""
+    try:
+        return nodetask.Result.from_json(documents[str(blob)])
+    except ValueError as exc:
+        raise StorageError(f"{container}/{blob} is not a nodetask result: {exc}") from exc
+
+
 def _input_error(storage: Storage, container: str, blob: str) -> tuple[str, int | None]:
     """The failure and exit code nodetask recorded for an input it could not count."""
     try:
-        record = json.loads(storage.read_blob(container, blob))
-        return f"InputError: {record['error']}", int(record["exit_code"])
-    except (ValueError, KeyError, TypeError) as exc:
+        record = nodetask.ErrorRecord.from_json(storage.read_blob(container, blob))
+    except ValueError as exc:
         raise StorageError(f"{container}/{blob} is not a nodetask error record: {exc}") from exc
+    return f"InputError: {record.error}", record.exit_code
 
 
 def _input_results(

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,14 +28,9 @@ SUMMARY_FORMAT = "batchwords-run-summary/1"
 STOP_COMMAND = "batchwords local stop"
 
 
-def ranked(words: list[tuple[str, int]] | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Ranked words as ``{"word", "count"}`` objects, whichever form they come in."""
-    return [
-        {"word": item["word"], "count": item["count"]}
-        if isinstance(item, dict)
-        else {"word": item[0], "count": item[1]}
-        for item in words
-    ]
+def ranked(words: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Ranked words as ``{"word", "count"}`` objects."""
+    return [{"word": word, "count": count} for word, count in words]
 
 
 def _stamp(moment: datetime | None) -> str | None:
@@ -46,15 +42,15 @@ def _seconds(value: float | None) -> float | None:
 
 
 def _file_entry(name: str, task: TaskResult, job_set: str, folder: Path) -> dict[str, Any]:
-    result = task.result or {}
+    result = task.result
     result_blob = result_blob_names(job_set, task.input_id, name)[0]
     downloaded = folder / result_blob
     return {
         "input": name,
         "ok": task.failure is None,
-        "words": result.get("total_words"),
-        "distinct_words": result.get("distinct_words"),
-        "top": ranked(result.get("top", [])),
+        "words": result.total_words if result else None,
+        "distinct_words": result.distinct_words if result else None,
+        "top": ranked(result.top if result else ()),
         "task_id": task.task_id,
         "node_id": task.node_id,
         "start": _stamp(task.start_time),

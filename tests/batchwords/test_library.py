@@ -281,7 +281,7 @@ class TestJobSet:
             assert task.exit_code == 0
             assert task.output_url.startswith(f"{emulators.storage.account_url}/{spec.output_container}/")
             assert "sig=" not in task.output_url
-            assert task.result["numwords"] == 15
+            assert task.result.numwords == 15
         assert emulators.batch.get_job("job-1").state == "completed"
         sdk = BatchClient(emulators.localbatch.endpoint, emulators.localbatch.credential)
         assert (

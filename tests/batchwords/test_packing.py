@@ -122,7 +122,7 @@ class TestPackedJob:
             assert task.failure is None, name
             assert task.exit_code == 0  # counted, though its task exited 3 for broken.txt
             text = (folder / name).read_text(encoding="utf-8")
-            assert task.result["total_words"] == sum(tutorial_counts(text).values())
+            assert task.result.total_words == sum(tutorial_counts(text).values())
             assert task.input_id == input_id_for(name, inputs[name])
             result_blob, _ = result_blob_names(spec.job_set, task.input_id, name)
             assert task.output_url.endswith(result_blob)
@@ -152,7 +152,7 @@ class TestPackedJob:
         assert outputs.state == "succeeded"
         assert set(outputs.tasks) == set(changed)
         assert outputs.tasks["f2.txt"].task_id == follow_up.added[0]
-        assert outputs.tasks["f2.txt"].result["top"] == [{"word": "gamma", "count": 2}]
+        assert outputs.tasks["f2.txt"].result.top == (("gamma", 2),)
         expected = all_words(folder)
         assert outputs.top_words == ranked(expected, spec.numwords)
 

@@ -57,8 +57,8 @@ def test_main_job_gives_exact_results_under_the_realism_profile(emulators, azuri
     for name, task in outputs.tasks.items():
         assert (task.state, task.exit_code, task.failure) == ("completed", 0, None), name
         assert task.result is not None, name
-        assert task.result["total_words"] == sum(per_input[name].values()), name
-        assert task.result["top"] == [{"word": w, "count": c} for w, c in ranked(per_input[name], 25)], name
+        assert task.result.total_words == sum(per_input[name].values()), name
+        assert list(task.result.top) == ranked(per_input[name], 25), name
     assert outputs.top_words == ranked(expected, 25)
     assert outputs.total_words == sum(expected.values())
     assert outputs.distinct_words == len(expected)

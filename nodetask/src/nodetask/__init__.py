@@ -23,7 +23,7 @@ from ._exceptions import (
     StorageUnavailableError,
     UsageError,
 )
-from ._report import BatchContext, WordCountReport, counts_file_bytes, read_counts_file
+from ._report import BatchContext, ErrorRecord, Result, WordCountReport, counts_file_bytes, read_counts_file
 
 if TYPE_CHECKING:
     from ._upload import OutputBlob, ResultUploader
@@ -46,11 +46,13 @@ __all__ = [
     "RESULT_FORMAT",
     "SAS_ENV",
     "BatchContext",
+    "ErrorRecord",
     "ExitCode",
     "InputError",
     "NodetaskError",
     "OutputBlob",
     "OutputConflictError",
+    "Result",
     "ResultUploader",
     "StorageRefusedError",
     "StorageUnavailableError",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from ._contract import SAS_ENV
 from ._count import ENGINES, count_file
 from ._exceptions import ExitCode, InputError, NodetaskError, UsageError
 from ._inputs import Input, gather_inputs
-from ._report import BatchContext, WordCountReport, counts_file_bytes
+from ._report import BatchContext, ErrorRecord, WordCountReport, counts_file_bytes
 
 if TYPE_CHECKING:
     from ._upload import OutputBlob, ResultUploader
@@ -321,13 +320,7 @@ def _error_blob(item: Input, exc: InputError) -> OutputBlob:
     """The record of an input that could not be counted (the same bytes on every retry)."""
     from ._upload import OutputBlob  # noqa: PLC0415
 
-    document = {
-        "format": contract.ERROR_FORMAT,
-        "input": item.name,
-        "exit_code": int(exc.exit_code),
-        "error": str(exc),
-    }
-    data = (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    data = ErrorRecord(item.name, int(exc.exit_code), str(exc)).to_json().encode("utf-8")
     name = item.blob_prefix + contract.error_name(item.name)
     return OutputBlob(name, data, "application/json", digest=hashlib.sha256(data).hexdigest())
 

@@ -9,8 +9,9 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from ._contract import RESULT_FORMAT
+from ._contract import ERROR_FORMAT, RESULT_FORMAT
 from ._count import WordCounts, ranked_words, top_words
 
 #: Format tag of the full-counts file; bump it when the layout changes.
@@ -51,6 +52,105 @@ class BatchContext:
         return any(self.as_dict().values())
 
 
+def _document(data: str | bytes, format_tag: str) -> dict[str, Any]:
+    try:
+        document = json.loads(data)
+    except ValueError as exc:
+        raise ValueError(f"not a {format_tag} record: {exc}") from exc
+    if not isinstance(document, dict) or document.get("format") != format_tag:
+        raise ValueError(f"not a {format_tag} record")
+    return document
+
+
+@dataclass(frozen=True)
+class Result:
+    """The result record of one counted input (``RESULT_FORMAT``): what nodetask writes
+    and what its clients read, through ``to_json`` and ``from_json``."""
+
+    input: str
+    bytes_read: int
+    sha256: str
+    numwords: int
+    ignore_case: bool
+    errors: str
+    total_words: int
+    distinct_words: int
+    #: The ``numwords`` most frequent words and their counts, ranked.
+    top: tuple[tuple[str, int], ...]
+    elapsed_seconds: float = 0.0
+    #: Where it ran (``BatchContext.as_dict``), None when not on a Batch node.
+    batch: dict[str, str | None] | None = None
+
+    def stable_fields(self) -> dict[str, object]:
+        """The fields that depend only on the input and the options."""
+        return {
+            "input": self.input,
+            "bytes_read": self.bytes_read,
+            "sha256": self.sha256,
+            "numwords": self.numwords,
+            "ignore_case": self.ignore_case,
+            "errors": self.errors,
+            "total_words": self.total_words,
+            "distinct_words": self.distinct_words,
+            "top": [{"word": word, "count": count} for word, count in self.top],
+        }
+
+    def to_json(self) -> str:
+        document: dict[str, object] = {"format": RESULT_FORMAT, **self.stable_fields()}
+        document["elapsed_seconds"] = round(self.elapsed_seconds, 3)
+        document["batch"] = self.batch
+        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> Result:
+        """Parse what :meth:`to_json` wrote; anything else raises ``ValueError``."""
+        document = _document(data, RESULT_FORMAT)
+        try:
+            return cls(
+                input=str(document["input"]),
+                bytes_read=int(document["bytes_read"]),
+                sha256=str(document["sha256"]),
+                numwords=int(document["numwords"]),
+                ignore_case=bool(document["ignore_case"]),
+                errors=str(document["errors"]),
+                total_words=int(document["total_words"]),
+                distinct_words=int(document["distinct_words"]),
+                top=tuple((str(item["word"]), int(item["count"])) for item in document["top"]),
+                elapsed_seconds=float(document.get("elapsed_seconds") or 0.0),
+                batch=document.get("batch"),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a {RESULT_FORMAT} record: {exc!r}") from exc
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    """The record of an input nodetask could not count (``ERROR_FORMAT``): the same bytes
+    on every retry, read by clients through ``from_json``."""
+
+    input: str
+    exit_code: int
+    error: str
+
+    def to_json(self) -> str:
+        document = {
+            "format": ERROR_FORMAT,
+            "input": self.input,
+            "exit_code": self.exit_code,
+            "error": self.error,
+        }
+        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> ErrorRecord:
+        """Parse what :meth:`to_json` wrote; anything else raises ``ValueError``."""
+        document = _document(data, ERROR_FORMAT)
+        try:
+            return cls(str(document["input"]), int(document["exit_code"]), str(document["error"]))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a {ERROR_FORMAT} record: {exc!r}") from exc
+
+
 @dataclass(frozen=True)
 class WordCountReport:
     """Everything nodetask reports about one input file."""
@@ -67,19 +167,21 @@ class WordCountReport:
     def top(self) -> list[tuple[str, int]]:
         return top_words(self.counts.counts, self.numwords)
 
-    def _stable_fields(self) -> dict[str, object]:
-        """The fields that depend only on the input and the options."""
-        return {
-            "input": self.input_name,
-            "bytes_read": self.counts.bytes_read,
-            "sha256": self.counts.sha256,
-            "numwords": self.numwords,
-            "ignore_case": self.ignore_case,
-            "errors": self.errors,
-            "total_words": self.counts.total_words,
-            "distinct_words": self.counts.distinct_words,
-            "top": [{"word": word, "count": count} for word, count in self.top],
-        }
+    def result(self) -> Result:
+        """The result record this report writes."""
+        return Result(
+            input=self.input_name,
+            bytes_read=self.counts.bytes_read,
+            sha256=self.counts.sha256,
+            numwords=self.numwords,
+            ignore_case=self.ignore_case,
+            errors=self.errors,
+            total_words=self.counts.total_words,
+            distinct_words=self.counts.distinct_words,
+            top=tuple(self.top),
+            elapsed_seconds=self.elapsed_seconds,
+            batch=self.batch.as_dict() if self.batch else None,
+        )
 
     def digest(self) -> str:
         """SHA-256 over the result itself, leaving out where and how fast it ran.
@@ -87,14 +189,11 @@ class WordCountReport:
         Two runs over the same bytes with the same options have the same digest
         even on different nodes; the upload uses it to recognise a retried task.
         """
-        canonical = json.dumps(self._stable_fields(), sort_keys=True, ensure_ascii=True)
+        canonical = json.dumps(self.result().stable_fields(), sort_keys=True, ensure_ascii=True)
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
     def to_json(self) -> str:
-        document: dict[str, object] = {"format": RESULT_FORMAT, **self._stable_fields()}
-        document["elapsed_seconds"] = round(self.elapsed_seconds, 3)
-        document["batch"] = self.batch.as_dict() if self.batch else None
-        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+        return self.result().to_json()
 
     def to_text(self) -> str:
         rule = "-" * 48
