@@ -363,8 +363,11 @@ def test_the_stack_documents_the_job_defaults_that_jobspec_holds():
         if field not in ("job_set", "pool_slots")  # the stack's name; the pool's size
     }
     values["task_bytes"] = parse_size(values["task_bytes"])
-    names = {"job_set": "job", "pool_id": "pool", "input_container": "input", "output_container": "output"}
-    assert stack_config.job_spec(values, **names) == JobSpec(**names)
+    default = JobSpec(job_set="job", pool_id="pool", input_container="input", output_container="output")
+    documented_spec = stack_config.job_spec(
+        values | {"job_set": "job"}, pool_id="pool", input_container="input", output_container="output"
+    )
+    assert documented_spec == default
 
 
 def test_empty_input_folder(use_stack, tmp_path):
