@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from azure.batch import BatchClient
 from azure.batch import models as batch_models
@@ -47,8 +48,14 @@ class Batch:
         retry_backoff: float = 0.8,
         policies: Sequence[Policy] = (),
         deadline: float | None = None,
+        poll_interval: float = 1.0,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        #: Seconds between the polls of a terminate or delete under way (Azure's take seconds to
+        #: minutes; a local emulator's well under one).
+        self.poll_interval = poll_interval
+        # The SDK annotates polling_interval as int; azure-core's pollers sleep any number of seconds.
+        self._polling: dict[str, Any] = {"polling_interval": poll_interval}
         if not isinstance(credential, AzureNamedKeyCredential) and not self.endpoint.startswith("https://"):
             raise ConfigError(
                 f"Batch endpoint {self.endpoint} is not https: Entra ID tokens go over https only; use the "
@@ -81,6 +88,7 @@ class Batch:
             retry_backoff=self._retry_backoff,
             policies=[*self._policies, limit],
             deadline=limit.deadline,
+            poll_interval=self.poll_interval,
         )
 
     # -- jobs --------------------------------------------------------------
@@ -329,7 +337,7 @@ class Batch:
             # azure-batch 15.1 cannot send this request without a body, and does
             # not export the body's model from azure.batch.models.
             options = BatchJobTerminateOptions(termination_reason="UserTerminate")
-            self._client.begin_terminate_job(job_id, options, polling_interval=1).result()
+            self._client.begin_terminate_job(job_id, options, **self._polling).result()
             return True
         except ResourceNotFoundError:
             return False
@@ -342,7 +350,7 @@ class Batch:
         """Delete a job; deleting one that is already gone is success (returns False)."""
         return self._deleted(
             f"job {job_id}",
-            lambda: self._client.begin_delete_job(job_id, polling_interval=1),
+            lambda: self._client.begin_delete_job(job_id, **self._polling),
             lambda: self._client.get_job(job_id, select=["id", "state"]),
         )
 
@@ -395,7 +403,7 @@ class Batch:
         """Delete a pool; one that is already gone is success (returns False)."""
         return self._deleted(
             f"pool {pool_id}",
-            lambda: self._client.begin_delete_pool(pool_id, polling_interval=1),
+            lambda: self._client.begin_delete_pool(pool_id, **self._polling),
             lambda: self._client.get_pool(pool_id, select=["id", "state"]),
         )
 
@@ -419,7 +427,7 @@ class Batch:
                 return True
             except AzureError as exc:
                 raise batch_error(f"deleting {what}", exc, self.endpoint) from exc
-            time.sleep(1)
+            time.sleep(self.poll_interval)
         raise DeadlineError(f"{what} was still being deleted after {DELETE_WAIT:.0f} s")
 
 

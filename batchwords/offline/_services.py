@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from localbatch import AutoStorage, LocalBatch
+from localbatch import AutoStorage, LocalBatch, Realism
 
 from .._credentials import Credentials
 from ._azurite import Azurite, start_azurite
@@ -39,7 +39,11 @@ def emulators(work_dir: Path) -> Iterator[Services]:
     azurite = start_azurite(work_dir / "azurite")
     try:
         storage = AutoStorage(azurite.account_url, azurite.account, azurite.key)
-        with LocalBatch(work_dir / "localbatch", auto_storage=storage, scheduler_interval=0.1) as batch:
+        # Deletes end in a tenth of a second, not the service's second: a run's clean-up is quick.
+        quick = Realism(delete_delay=0.1)
+        with LocalBatch(
+            work_dir / "localbatch", auto_storage=storage, scheduler_interval=0.1, realism=quick
+        ) as batch:
             credentials = emulator_credentials(batch, azurite, "the emulators this run started")
             yield Services(batch.endpoint, azurite.account_url, credentials)
     finally:

@@ -91,14 +91,15 @@ class Emulators:
 
 @pytest.fixture
 def emulators(azurite: Azurite, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Emulators]:
-    """localbatch on the session's Azurite; ``@pytest.mark.realism(task_counts_lag=3, ...)`` makes it
-    as slow or as unreliable as Azure in those parts (see ``localbatch.Realism``)."""
+    """localbatch on the session's Azurite, its deletes quick; ``@pytest.mark.realism(task_counts_lag=3,
+    ...)`` makes it as slow or as unreliable as Azure in those parts (see ``localbatch.Realism``)."""
     marker = request.node.get_closest_marker("realism")
-    realism = Realism(**marker.kwargs) if marker else Realism()
+    # Without a marker, deletes end in a tenth of a second (the service's ``deleting`` takes one).
+    realism = Realism(**marker.kwargs) if marker else Realism(delete_delay=0.1)
     with LocalBatch(tmp_path / "localbatch", scheduler_interval=0.05, realism=realism) as localbatch:
         credentials = emulator_credentials(localbatch, azurite, "test emulators")
         storage = Storage(azurite.account_url, credentials.storage)
-        batch = Batch(localbatch.endpoint, credentials.batch, retry_backoff=0.01)
+        batch = Batch(localbatch.endpoint, credentials.batch, retry_backoff=0.01, poll_interval=0.1)
         yield Emulators(localbatch, storage, batch, credentials, uuid.uuid4().hex[:8])
 
 
