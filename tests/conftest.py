@@ -26,10 +26,14 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["XDG_CACHE_HOME"] = before
 
 
+@pytest.fixture(scope="session")
+def node_shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The AZ_BATCH_NODE_SHARED_DIR of the session's localbatch nodes (see ``shared_node_installs``)."""
+    return tmp_path_factory.mktemp("node-shared")
+
+
 @pytest.fixture(autouse=True)
-def shared_node_installs(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def shared_node_installs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every localbatch node of the session (pools, offline runs, their subprocesses) shares one
     AZ_BATCH_NODE_SHARED_DIR: a release is installed there once, by the first StartTask, and each
     later install finds its marker, as an Azure node does on its next job. The install's lock and
@@ -37,5 +41,4 @@ def shared_node_installs(
     that must see a fresh node deletes the variable."""
     if request.node.path.is_relative_to(LOCALBATCH_TESTS):
         return
-    shared = tmp_path_factory.getbasetemp() / "node-shared"
-    monkeypatch.setenv("LOCALBATCH_SHARED_DIR", str(shared))
+    monkeypatch.setenv("LOCALBATCH_SHARED_DIR", str(request.getfixturevalue("node_shared_dir")))

@@ -35,11 +35,10 @@ def assert_services_stopped(spies) -> None:
     assert spies["localbatch_stop"].call_count == spies["azurite"].call_count
 
 
-def test_run_end_to_end(spies, tmp_path, capsys):
-    out = tmp_path / "outputs"
-    code = main(["run", str(DATA), "--numwords", "6", "--output-dir", str(out), "--nodes", "1"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
+def test_run_end_to_end(sample_run):
+    """``batchwords run data --numwords 6 --nodes 1`` (shared with test_run_summary.py)."""
+    captured, out = sample_run, sample_run.folder
+    assert captured.code == 0, captured.err
     rows = re.findall(r"^\s*\d+\s+(\S+)\s+([\d,]+)\s+#+\s*$", captured.out, flags=re.MULTILINE)
     merged = [(word, int(count.replace(",", ""))) for word, count in rows]
     own: Counter[str] = Counter()
@@ -53,7 +52,7 @@ def test_run_end_to_end(spies, tmp_path, capsys):
         assert list(out.rglob(f"{path.stem}_COUNTS.tsv.gz"))
     assert re.search(r"tasks \d+/\d+ done", captured.err)
     assert "Stage timings: start services" in captured.out
-    assert_services_stopped(spies)
+    sample_run.assert_services_stopped()
 
 
 def test_missing_input_folder(spies, tmp_path, capsys):

@@ -83,11 +83,10 @@ def test_json_is_summary_json_with_each_files_counts(project, tmp_path, capsys):
     assert not list(out.glob("*.partial"))  # written whole, through a temporary file
 
 
-def test_tables_csv_and_the_closing_summary(project, tmp_path, capsys):
-    out = tmp_path / "out"
-    code = main(["run", str(DATA), "--numwords", str(NUMWORDS), "--output-dir", str(out), "--nodes", "1"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
+def test_tables_csv_and_the_closing_summary(sample_run):
+    """``batchwords run data --numwords 6 --nodes 1`` from an empty folder (shared with test_run.py)."""
+    captured, out = sample_run, sample_run.folder
+    assert captured.code == 0, captured.err
     expected = ranked(all_words(DATA), NUMWORDS)
 
     with (out / "top_words.csv").open(encoding="utf-8", newline="") as handle:
