@@ -165,7 +165,7 @@ def test_a_foreign_localbatch_is_named_with_the_fix(monkeypatch, capsys):
     owned = {"localbatch": ["batchwords-localbatch", "localbatch"], "nodetask": ["batchwords-nodetask"]}
     monkeypatch.setattr(metadata, "packages_distributions", lambda: owned)
     with pytest.raises(ConfigError, match=r"also comes from localbatch .*`pip uninstall localbatch`"):
-        _target.offline()
+        _target.require_offline()
     from localbatch.__main__ import main
 
     assert main(["serve", "--data-dir", "unused"]) == 2

@@ -9,7 +9,7 @@ from typing import Any
 from .._credentials import SIGN_IN_MODES, identity, resolve_credentials, sign_in
 from ._output import Column, emit, emit_table
 from ._settings import DEFAULTS, KEYS, config_dir, config_path, set_setting, stored_settings
-from ._target import offline
+from ._target import require_offline
 
 
 def _json_option(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -104,7 +104,9 @@ def config_show(args: argparse.Namespace) -> int:
 
 
 def local_show(args: argparse.Namespace) -> int:
-    kept = offline()
+    require_offline()
+    from .. import offline as kept  # noqa: PLC0415 (the optional extra, when used)
+
     services = kept.kept_services()
     document = {
         "batch_endpoint": services.batch_endpoint,
@@ -121,7 +123,9 @@ def local_show(args: argparse.Namespace) -> int:
 
 
 def local_stop(_: argparse.Namespace) -> int:
-    kept = offline()
+    require_offline()
+    from .. import offline as kept  # noqa: PLC0415 (the optional extra, when used)
+
     if not kept.state_path().exists():
         print("nothing running: no local services are recorded")
         return 0

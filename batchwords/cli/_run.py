@@ -15,7 +15,7 @@ from .._spec import NUMWORDS, JobSpec
 from ._output import Progress, render
 from ._settings import config_dir, load_settings
 from ._summary import build_summary, closing_lines, summary_json, write_summary
-from ._target import offline
+from ._target import require_offline
 
 EXIT_TASKS_FAILED = 1
 MAX_SLOTS = JobSpec.MAX_SLOTS_PER_NODE
@@ -75,7 +75,9 @@ def run_command(args: argparse.Namespace) -> int:
         raise ConfigError(f"--nodes must be at least 1: a pool without nodes runs nothing (got {args.nodes})")
     if not 1 <= args.slots <= MAX_SLOTS:
         raise ConfigError(f"--slots must be 1 to {MAX_SLOTS} task slots per node (got {args.slots})")
-    pipeline = offline()
+    require_offline()
+    from .. import offline as pipeline  # noqa: PLC0415 (the optional extra, when used)
+
     given = None
     if args.batch_endpoint or args.storage_endpoint:
         if not (args.batch_endpoint and args.storage_endpoint):

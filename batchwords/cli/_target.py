@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+import importlib.util
 from dataclasses import dataclass
 from importlib import metadata
-from types import ModuleType
 
 from .._batch import Batch
 from .._credentials import resolve_credentials
@@ -26,9 +25,11 @@ def foreign_localbatch() -> list[str]:
     return sorted({name for name in owners if canonical(name) != LOCALBATCH_DISTRIBUTION})
 
 
-def offline() -> ModuleType:
-    """``batchwords.offline``, or a clear error when the offline extra (localbatch) is not installed,
-    or when the ``localbatch`` installed is (also) another project's."""
+def require_offline() -> None:
+    """A clear error when the offline extra (localbatch) is not installed, or when the
+    ``localbatch`` installed is (also) another project's. Callers then import
+    ``batchwords.offline`` where they use it: the extra is optional, so only the commands that run
+    the emulators import it, and mypy and readers follow the import."""
     others = foreign_localbatch()
     if others:
         raise ConfigError(
@@ -37,15 +38,11 @@ def offline() -> ModuleType:
             f"`pip uninstall {' '.join(others)}`, then `pip install --force-reinstall ./localbatch` "
             "in the project, or `make setup`"
         )
-    try:
-        return importlib.import_module("batchwords.offline")
-    except ModuleNotFoundError as exc:
-        if exc.name != "localbatch":
-            raise
+    if importlib.util.find_spec("localbatch") is None:
         raise ConfigError(
             "the offline run needs localbatch, which is not installed: install batchwords[offline] "
             "(pip install ./localbatch), or run `make setup` in the project"
-        ) from exc
+        )
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +66,10 @@ class Clients:
 def clients(args: argparse.Namespace, *, need_batch: bool = True) -> Clients:
     """Clients for the target the options name; credentials are values, never the environment's."""
     if args.local:
-        services = offline().kept_services()
+        require_offline()
+        from ..offline import kept_services  # noqa: PLC0415 (the optional extra, when used)
+
+        services = kept_services()
         batch_endpoint, storage_endpoint = services.batch_endpoint, services.storage_endpoint
         credentials = services.credentials
     else:

@@ -4,14 +4,13 @@ checked by ``JobSpec`` and named by the option or key that gave them. The pipeli
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from batchwords import TASK_BYTES, ConfigError
+from batchwords import TASK_BYTES, ConfigError, offline
 from batchwords._spec import NUMWORDS
-from batchwords.cli import _run, main
+from batchwords.cli import main
 from batchwords.cli._settings import Settings, config_path, load_settings, stored_settings
 
 
@@ -30,7 +29,7 @@ def pipeline(monkeypatch) -> dict[str, Any]:
         given.update(options)
         raise ConfigError("stopped by the test")
 
-    monkeypatch.setattr(_run, "offline", lambda: SimpleNamespace(run_offline=run_offline))
+    monkeypatch.setattr(offline, "run_offline", run_offline)
     return given
 
 
