@@ -62,6 +62,7 @@ class TestAuthentication:
             (formatdate(time.time() + 3600, usegmt=True), "too far ahead"),
             ("yesterday", "not an RFC 1123 date"),
         ],
+        ids=["no date", "old", "ahead", "not a date"],  # the same on every run (pytest-xdist's workers)
     )
     def test_a_request_without_a_recent_date_is_refused(self, localbatch, date, detail):
         headers = {"ocp-date": date} if date else {}
