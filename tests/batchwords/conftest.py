@@ -12,7 +12,7 @@ import pytest
 
 import batchwords.offline._services as offline_services
 from batchwords.cli import main
-from batchwords.offline import Azurite
+from batchwords.offline import Azurite, start_azurite
 from localbatch import LocalBatch
 from tests.support.words import DATA
 
@@ -85,7 +85,7 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory, node_shared_dir: Path) 
     project.mkdir()
     azurites: list[Azurite] = []
     stops: list[LocalBatch] = []
-    start_azurite, stop = offline_services.start_azurite, LocalBatch.stop
+    stop = LocalBatch.stop
 
     def watched_start(*args: Any, **kwargs: Any) -> Azurite:
         azurites.append(start_azurite(*args, **kwargs))
