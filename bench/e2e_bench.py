@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from batchwords import TASK_BYTES, parse_size
-from batchwords.offline import STAGES, run_offline
+from batchwords.offline import STAGES, RunOptions, run_offline
 
 WORDS = (
     "the of and to a in that is was he for it with as his on be at by this had not are but from or have "
@@ -54,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             data = Path(scratch) / "data"
             make_inputs(data, count)
             started = time.perf_counter()
-            outcome = run_offline(
-                data,
+            options = RunOptions(
                 numwords=10,
                 output_dir=Path(scratch) / "out",
                 nodes=args.nodes,
@@ -63,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                 say=lambda _: None,
                 task_bytes=args.task_bytes,
             )
+            outcome = run_offline(data, options)
             total = time.perf_counter() - started
             failed = len(outcome.outputs.failed)
             tasks = len({task.task_id for task in outcome.outputs.tasks.values()})

@@ -90,8 +90,7 @@ def run_command(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     progress = Progress()
     try:
-        outcome = pipeline.run_offline(
-            args.data_dir,
+        options = pipeline.RunOptions(
             numwords=numwords,
             output_dir=args.output_dir,
             nodes=args.nodes,
@@ -103,6 +102,7 @@ def run_command(args: argparse.Namespace) -> int:
             follow_links=args.follow_links,
             task_bytes=task_bytes,
         )
+        outcome = pipeline.run_offline(args.data_dir, options)
     finally:
         progress.close()
     progress.say(f"downloaded {len(outcome.files)} output files to {outcome.output_dir}")

@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from ._azurite import Azurite, find_azurite, start_azurite
 from ._kept import kept_services, read_state, start_kept, state_path, stop_kept
-from ._pipeline import CONTAINERS, JOB_ID, POOL_ID, STAGES, RunResult, input_files, run_offline, services
+from ._pipeline import (
+    CONTAINERS,
+    JOB_ID,
+    POOL_ID,
+    STAGES,
+    RunOptions,
+    RunResult,
+    input_files,
+    run_offline,
+    services,
+)
 from ._services import Services, emulator_credentials, emulators
 from ._wheelhouse import build_wheelhouse
 
@@ -17,6 +27,7 @@ __all__ = [
     "POOL_ID",
     "STAGES",
     "Azurite",
+    "RunOptions",
     "RunResult",
     "Services",
     "build_wheelhouse",

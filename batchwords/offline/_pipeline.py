@@ -4,7 +4,9 @@
 and 4 the inputs, 5 create a pool whose StartTask installs nodetask, 6 submit
 the job set (the same ``JobSet`` the BatchJob provider's create verb uses),
 7 monitor it, 8 download the outputs, 9 delete the containers, the job and the
-pool, and stop the services.
+pool, and stop the services. Each step is a function named for it (``start_services`` ...
+``clean_up``); ``run_offline`` runs them in order, each group of steps timed as one of
+``STAGES`` by ``Stopwatch.stage``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -29,7 +31,7 @@ from .._jobset import JobSet, JobSetOutputs
 from .._packing import TASK_BYTES
 from .._pool import NodetaskRelease, nodetask_start_task, pool_options
 from .._spec import JobSpec
-from .._storage import Storage, md5_base64
+from .._storage import BlobInfo, Storage, md5_base64
 from .._tasks import check_inputs
 from .._types import TaskCounts
 from .._wheels import locked_files
@@ -117,121 +119,211 @@ def input_files(data_dir: Path, *, exclude: Sequence[Path] = (), follow_links: b
     return inputs
 
 
-def run_offline(
-    data_dir: Path,
-    *,
-    numwords: int,
-    output_dir: Path,
-    nodes: int = 2,
-    slots: int = 2,
-    wait_timeout: float = 900,
-    keep: bool = False,
-    given: Services | None = None,
-    say: Say = print,
-    progress: Callable[[TaskCounts], None] | None = None,
-    follow_links: bool = False,
-    task_bytes: int = TASK_BYTES,
-) -> RunResult:
-    """The whole pipeline offline; the services are stopped even when it fails."""
-    check_output_dir(output_dir)
-    # An output folder inside the input folder is never read back as input.
-    selected = input_files(data_dir, exclude=[output_dir], follow_links=follow_links)
-    for warning in selected.warnings():
-        say(warning)
-    # Checked before any work; the nodetask release joins it once the wheels are uploaded.
-    spec = JobSpec(
+@dataclass(frozen=True)
+class RunOptions:
+    """How an offline run goes: the job's parameters, the pool's size, and who hears about it."""
+
+    numwords: int
+    output_dir: Path
+    nodes: int = 2
+    slots: int = 2
+    wait_timeout: float = 900
+    #: Leave the services, containers, job and pool up for `--local` (see ``services``).
+    keep: bool = False
+    #: Services already running; None: the run starts its own.
+    given: Services | None = None
+    say: Say = print
+    progress: Callable[[TaskCounts], None] | None = None
+    follow_links: bool = False
+    task_bytes: int = TASK_BYTES
+
+
+class Stopwatch:
+    """The run's timings, one per ``STAGES`` name, each recorded by ``stage``."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Times the block as stage ``name`` (recorded when it ends without an exception)."""
+        mark = time.perf_counter()
+        yield
+        self.timings[name] = time.perf_counter() - mark
+
+
+@dataclass(frozen=True)
+class Connected:
+    """The started services, and the clients the steps use to talk to them."""
+
+    where: Services
+    storage: Storage
+    batch: Batch
+
+
+def job_spec(options: RunOptions) -> JobSpec:
+    """The job set's spec, checked before any work; the nodetask release joins it once the
+    wheels are uploaded."""
+    return JobSpec(
         job_set=JOB_ID,
         pool_id=POOL_ID,
         input_container=CONTAINERS["input"],
         output_container=CONTAINERS["output"],
-        numwords=numwords,
-        task_bytes=task_bytes,
-        pool_slots=nodes * slots,
+        numwords=options.numwords,
+        task_bytes=options.task_bytes,
+        pool_slots=options.nodes * options.slots,
     )
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    wheels = build_wheelhouse(say)  # from the installed nodetask, cached per content (not from project)
-    if keep:
-        refuse_if_running()  # before touching the data of a session that is still up
-        work = services_dir()
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+
+
+def work_dir(keep: bool) -> Path:
+    """The services' folder: the kept session's (emptied), or a new temporary one."""
+    if not keep:
+        return Path(tempfile.mkdtemp(prefix="batchwords-run-"))
+    refuse_if_running()  # before touching the data of a session that is still up
+    work = services_dir()
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    return work
+
+
+def start_services(running: ExitStack, options: RunOptions) -> Connected:
+    """Step 1: the services (stopped when ``running`` closes) and clients for them."""
+    work = work_dir(options.keep)
+    if not options.keep:
+        running.callback(shutil.rmtree, work, ignore_errors=True)
+    where = running.enter_context(services(work, keep=options.keep, given=options.given))
+    options.say(f"services: Batch {where.batch_endpoint}, Storage {where.storage_endpoint}")
+    storage = Storage(where.storage_endpoint, where.credentials.storage)
+    # The emulators this run started end a delete in well under a second.
+    batch = Batch(where.batch_endpoint, where.credentials.batch, poll_interval=1.0 if options.given else 0.1)
+    return Connected(where, storage, batch)
+
+
+def create_containers(storage: Storage) -> None:
+    """Step 2."""
+    for container in CONTAINERS.values():
+        storage.ensure_container(container)
+
+
+def upload_wheels(storage: Storage, wheels: Sequence[Path]) -> list[tuple[BlobInfo, bool]]:
+    """Step 3: the nodetask wheels and their lock, to the application container."""
+    return storage.upload_folder(wheels[0].parent, CONTAINERS["application"])
+
+
+def upload_inputs(storage: Storage, selected: Inputs, say: Say) -> dict[str, str]:
+    """Step 4: the inputs; returns each blob's name and MD5."""
+    uploaded = storage.upload_files(
+        CONTAINERS["input"],
+        selected.files,
+        progress=lambda i, n, name: say(f"upload {i}/{n}: {name}"),
+    )
+    return {blob.name: blob.md5 for blob, _ in uploaded}
+
+
+def create_pool(
+    run: Connected, wheels: Sequence[Path], app: list[tuple[BlobInfo, bool]], options: RunOptions
+) -> NodetaskRelease:
+    """Step 5: a pool whose StartTask installs nodetask from the uploaded wheels, once ready."""
+    release = NodetaskRelease.of(
+        locked_files(wheels[0].parent),  # the wheels and their lock, checked by sha256
+        {
+            blob.name: run.storage.input_sas_url(CONTAINERS["application"], blob.name, WHEEL_SAS)
+            for blob, _ in app
+        },
+        python=os.environ.get(NODE_PYTHON) or sys.executable,
+        # Nothing here recovers by waiting: fail fast.
+        fetch_wait=30.0,
+        attempts=1,
+    )
+    start_task = nodetask_start_task(release, elevated=False, max_retries=3)
+    run.batch.create_pool(
+        pool_options(
+            POOL_ID, nodes=options.nodes, slots=options.slots, start_task=start_task.to_batch_model()
+        )
+    )
+    run.batch.wait_for_pool(POOL_ID, timeout=POOL_READY_TIMEOUT, say=options.say)
+    return release
+
+
+def submit_job(run: Connected, spec: JobSpec, release: NodetaskRelease, inputs: dict[str, str]) -> JobSet:
+    """Step 6: the job set, as the BatchJob provider's create verb submits it."""
+    job_set = JobSet(run.batch, run.storage, dataclasses.replace(spec, nodetask=release))
+    job_set.submit(inputs)
+    return job_set
+
+
+def monitor_job(run: Connected, job_set: JobSet, options: RunOptions) -> None:
+    """Step 7: wait for the job set to finish; raises if it does not in time."""
+    counts, done = job_set.wait(timeout=options.wait_timeout, poll_interval=0.5, progress=options.progress)
+    if not done:
+        failures = run.batch.preparation_failures(JOB_ID)
+        raise BatchServiceError(
+            f"the job did not finish within {options.wait_timeout:.0f} s ({counts})"
+            + ("; installing nodetask failed on " + "; ".join(failures) if failures else "")
+        )
+
+
+def download_outputs(
+    run: Connected, job_set: JobSet, inputs: dict[str, str], options: RunOptions, timings: dict[str, float]
+) -> RunResult:
+    """Step 8: the job set's outputs, and its output files downloaded (see ``download_results``)."""
+    outputs = job_set.outputs(inputs)
+    files, landed, problem = download_results(run.storage, options.output_dir, options.say)
+    return RunResult(outputs, files, timings, landed, problem)
+
+
+def clean_up(
+    running: ExitStack, run: Connected, job_set: JobSet, result: RunResult, options: RunOptions
+) -> None:
+    """Step 9: delete the job, the pool and the containers, and stop the services this run
+    started; with ``keep``, leave all of them up for `--local`."""
+    names = ", ".join(CONTAINERS.values())
+    if options.keep:
+        options.say(f"kept the containers, job {JOB_ID} and pool {POOL_ID}; the services stay up for --local")
+        result.kept += [
+            f"Azurite at {run.where.storage_endpoint} and localbatch at {run.where.batch_endpoint}",
+            f"job {', '.join(job_set.job_ids)}, pool {POOL_ID}, containers {names}",
+        ]
     else:
-        work = Path(tempfile.mkdtemp(prefix="batchwords-run-"))
-    try:
-        with services(work, keep=keep, given=given) as where:
-            timings["start services"] = time.perf_counter() - started
-            say(f"services: Batch {where.batch_endpoint}, Storage {where.storage_endpoint}")
-            storage = Storage(where.storage_endpoint, where.credentials.storage)
-            # The emulators this run started end a delete in well under a second.
-            batch = Batch(where.batch_endpoint, where.credentials.batch, poll_interval=1.0 if given else 0.1)
-            mark = time.perf_counter()
-            for container in CONTAINERS.values():
-                storage.ensure_container(container)
-            app = storage.upload_folder(wheels[0].parent, CONTAINERS["application"])
-            uploaded = storage.upload_files(
-                CONTAINERS["input"],
-                selected.files,
-                progress=lambda i, n, name: say(f"upload {i}/{n}: {name}"),
-            )
-            timings["upload"] = time.perf_counter() - mark
-            mark = time.perf_counter()
-            release = NodetaskRelease.of(
-                locked_files(wheels[0].parent),  # the wheels and their lock, checked by sha256
-                {
-                    blob.name: storage.input_sas_url(CONTAINERS["application"], blob.name, WHEEL_SAS)
-                    for blob, _ in app
-                },
-                python=os.environ.get(NODE_PYTHON) or sys.executable,
-                # Nothing here recovers by waiting: fail fast.
-                fetch_wait=30.0,
-                attempts=1,
-            )
-            start_task = nodetask_start_task(release, elevated=False, max_retries=3)
-            batch.create_pool(
-                pool_options(POOL_ID, nodes=nodes, slots=slots, start_task=start_task.to_batch_model())
-            )
-            batch.wait_for_pool(POOL_ID, timeout=POOL_READY_TIMEOUT, say=say)
-            timings["pool ready"] = time.perf_counter() - mark
-            mark = time.perf_counter()
-            inputs = {blob.name: blob.md5 for blob, _ in uploaded}
-            job_set = JobSet(batch, storage, dataclasses.replace(spec, nodetask=release))
-            job_set.submit(inputs)
-            counts, done = job_set.wait(timeout=wait_timeout, poll_interval=0.5, progress=progress)
-            timings["tasks"] = time.perf_counter() - mark
-            if not done:
-                failures = batch.preparation_failures(JOB_ID)
-                raise BatchServiceError(
-                    f"the job did not finish within {wait_timeout:.0f} s ({counts})"
-                    + ("; installing nodetask failed on " + "; ".join(failures) if failures else "")
-                )
-            mark = time.perf_counter()
-            outputs = job_set.outputs(inputs)
-            files, landed, problem = download_results(storage, output_dir, say)
-            timings["download"] = time.perf_counter() - mark
-            mark = time.perf_counter()
-            result = RunResult(outputs, files, timings, landed, problem)
-            names = ", ".join(CONTAINERS.values())
-            if keep:
-                say(f"kept the containers, job {JOB_ID} and pool {POOL_ID}; the services stay up for --local")
-                result.kept += [
-                    f"Azurite at {where.storage_endpoint} and localbatch at {where.batch_endpoint}",
-                    f"job {', '.join(job_set.job_ids)}, pool {POOL_ID}, containers {names}",
-                ]
-            else:
-                job_set.delete(outputs=False)  # the containers go next
-                batch.delete_pool(POOL_ID)
-                for container in CONTAINERS.values():
-                    storage.delete_container(container)
-                result.cleaned_up += [
-                    f"deleted job {', '.join(job_set.job_ids)} and pool {POOL_ID}",
-                    f"deleted containers {names}",
-                ]
-        # Leaving the block stopped the services this run started (not given ones).
-        if given is None and not keep:
-            result.cleaned_up.append("stopped Azurite and localbatch")
-        timings["clean up"] = time.perf_counter() - mark
-        return result
-    finally:
-        if not keep:
-            shutil.rmtree(work, ignore_errors=True)
+        job_set.delete(outputs=False)  # the containers go next
+        run.batch.delete_pool(POOL_ID)
+        for container in CONTAINERS.values():
+            run.storage.delete_container(container)
+        result.cleaned_up += [
+            f"deleted job {', '.join(job_set.job_ids)} and pool {POOL_ID}",
+            f"deleted containers {names}",
+        ]
+    # Stops the services this run started (not given ones, and kept ones only on failure).
+    running.close()
+    if options.given is None and not options.keep:
+        result.cleaned_up.append("stopped Azurite and localbatch")
+
+
+def run_offline(data_dir: Path, options: RunOptions) -> RunResult:
+    """The whole pipeline offline; the services are stopped even when it fails."""
+    check_output_dir(options.output_dir)
+    # An output folder inside the input folder is never read back as input.
+    selected = input_files(data_dir, exclude=[options.output_dir], follow_links=options.follow_links)
+    for warning in selected.warnings():
+        options.say(warning)
+    spec = job_spec(options)
+    clock = Stopwatch()
+    with ExitStack() as running:
+        with clock.stage("start services"):
+            # From the installed nodetask, cached per content (not from project).
+            wheels = build_wheelhouse(options.say)
+            run = start_services(running, options)
+        with clock.stage("upload"):
+            create_containers(run.storage)
+            app = upload_wheels(run.storage, wheels)
+            inputs = upload_inputs(run.storage, selected, options.say)
+        with clock.stage("pool ready"):
+            release = create_pool(run, wheels, app, options)
+        with clock.stage("tasks"):
+            job_set = submit_job(run, spec, release, inputs)
+            monitor_job(run, job_set, options)
+        with clock.stage("download"):
+            result = download_outputs(run, job_set, inputs, options, clock.timings)
+        with clock.stage("clean up"):
+            clean_up(running, run, job_set, result, options)
+    return result

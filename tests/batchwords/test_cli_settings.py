@@ -25,8 +25,8 @@ def pipeline(monkeypatch) -> dict[str, Any]:
     """run_offline records what run gives it, then stops the command (exit 2)."""
     given: dict[str, Any] = {}
 
-    def run_offline(data_dir: Any, **options: Any) -> None:
-        given.update(options)
+    def run_offline(data_dir: Any, options: offline.RunOptions) -> None:
+        given.update(vars(options))
         raise ConfigError("stopped by the test")
 
     monkeypatch.setattr(offline, "run_offline", run_offline)

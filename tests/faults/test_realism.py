@@ -41,15 +41,10 @@ def test_main_job_gives_exact_results_under_the_realism_profile(emulators, azuri
     expected = sum(per_input.values(), Counter[str]())
     given = offline.Services(emulators.localbatch.endpoint, azurite.account_url, emulators.credentials)
 
-    run = offline.run_offline(
-        tmp_path / "inputs",
-        numwords=25,
-        output_dir=tmp_path / "out",
-        nodes=2,
-        slots=2,
-        given=given,
-        say=print,
+    options = offline.RunOptions(
+        numwords=25, output_dir=tmp_path / "out", nodes=2, slots=2, given=given, say=print
     )
+    run = offline.run_offline(tmp_path / "inputs", options)
 
     outputs = run.outputs
     assert outputs.state == "succeeded"

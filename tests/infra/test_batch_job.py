@@ -193,7 +193,8 @@ def test_serialized_provider_runs_in_a_fresh_interpreter(emulators, env, pool, t
 def test_provider_and_offline_run_give_identical_outputs(emulators, env, azurite, pool, tmp_path):
     """The offline run and `pulumi up`'s create verb share one JobSet: same inputs, same outputs."""
     given = offline.Services(emulators.localbatch.endpoint, azurite.account_url, emulators.credentials)
-    run = offline.run_offline(DATA, numwords=5, output_dir=tmp_path / "out", nodes=1, given=given, say=print)
+    options = offline.RunOptions(numwords=5, output_dir=tmp_path / "out", nodes=1, given=given, say=print)
+    run = offline.run_offline(DATA, options)
     # The run deleted its job and containers; the provider submits the same job set again.
     spec = emulators.spec(
         job_set=offline.JOB_ID,
