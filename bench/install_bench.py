@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from batchwords import locked_files, nodetask_wheel
 from batchwords._wheels import LOCK
+from batchwords.deploy import locked_files, nodetask_wheel
 from batchwords.offline import build_wheelhouse
 
 MB = 1_000_000

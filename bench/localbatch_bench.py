@@ -21,7 +21,7 @@ from pathlib import Path
 from azure.batch import BatchClient
 from azure.batch import models as batch_models
 
-from batchwords import pool_options
+from batchwords._pool import pool_options
 from localbatch import LocalBatch
 
 NODES = 4

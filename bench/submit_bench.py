@@ -22,7 +22,8 @@ from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 
-from batchwords import Batch, JobSet, JobSpec, Storage, TaskLimits, pool_options
+from batchwords import Batch, JobSet, JobSpec, Storage, TaskLimits
+from batchwords._pool import pool_options
 from batchwords.offline import emulator_credentials, start_azurite
 from localbatch import LocalBatch
 

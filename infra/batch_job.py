@@ -20,6 +20,7 @@ import pulumi.dynamic
 from pulumi.runtime import rpc
 
 import batchwords
+from batchwords import deploy
 from infra import dynamic
 from infra.config import JOB_PARAMETERS, job_spec
 
@@ -60,7 +61,7 @@ _PROPS = {field: prop for field, (_, prop) in JOB_PARAMETERS.items()}
 NODETASK_SHAPE = "{digest, files: {file name: {url, sha256}}, identity?, python?}"
 
 
-def nodetask_release(value: Any) -> batchwords.NodetaskRelease | None:
+def nodetask_release(value: Any) -> deploy.NodetaskRelease | None:
     """The ``nodetask`` prop: ``NODETASK_SHAPE``, every wheel and the lock with its sha256.
 
     State from before releases carried hashes (``{digest, wheels: {name: URL},
@@ -72,7 +73,7 @@ def nodetask_release(value: Any) -> batchwords.NodetaskRelease | None:
     try:
         if "files" not in value and "wheels" in value:
             return None
-        return batchwords.NodetaskRelease(
+        return deploy.NodetaskRelease(
             digest=str(value["digest"]),
             files=tuple(
                 (str(name), str(file["url"]), str(file["sha256"]))
@@ -103,7 +104,7 @@ def job_props(spec: batchwords.JobSpec) -> dict[str, Any]:
     return {_PROPS[field]: value for field, value in values.items()}
 
 
-def nodetask_props(release: batchwords.NodetaskRelease) -> dict[str, Any]:
+def nodetask_props(release: deploy.NodetaskRelease) -> dict[str, Any]:
     """The ``nodetask`` prop for a release (what ``nodetask_release`` reads back)."""
     return {
         "digest": release.digest,
@@ -134,7 +135,7 @@ class BatchJobInputs:
             raise batchwords.ConfigError(f"BatchJob needs {', '.join(missing)}", problems)
         inputs = {str(name): str(md5) for name, md5 in dict(props["inputs"]).items()}
         timeout = int(props.get("wait_timeout_seconds", 1800))
-        problems = list(batchwords.input_problems(inputs))
+        problems = list(deploy.input_problems(inputs))
         if timeout < 0:
             problems.append(("wait_timeout_seconds", f"must not be negative (got {timeout})"))
         spec = release = principal = None
@@ -173,7 +174,7 @@ class BatchJobInputs:
         """Clients for this call only: nothing is kept on the (pickled) provider. Entra ID
         credentials must act as the principal that got the roles, else this fails at once."""
         credentials = batchwords.resolve_credentials()
-        batchwords.require_principal(credentials, self.principal_id)
+        deploy.require_principal(credentials, self.principal_id)
         batch = batchwords.Batch(self.batch_endpoint, credentials.batch)
         storage = batchwords.Storage(self.storage_endpoint, credentials.storage)
         return batchwords.JobSet(batch, storage, self.spec, job_ids or [])

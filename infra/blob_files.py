@@ -21,6 +21,7 @@ import pulumi.dynamic
 from pulumi.runtime import rpc
 
 import batchwords
+from batchwords import deploy
 from infra import dynamic
 
 #: Changing any of these moves the files elsewhere: a new resource.
@@ -61,7 +62,7 @@ class BlobFilesInputs:
         """A client for this call only: nothing is kept on the (pickled) provider. Entra ID
         credentials must act as the principal that got the role, else this fails at once."""
         credentials = batchwords.resolve_credentials()
-        batchwords.require_principal(credentials, self.principal_id)
+        deploy.require_principal(credentials, self.principal_id)
         return batchwords.Storage(self.storage_endpoint, credentials.storage)
 
     def sync(self, previous: BlobFilesInputs | None = None) -> dict[str, Any]:
@@ -71,7 +72,7 @@ class BlobFilesInputs:
             raise batchwords.ConfigError(
                 f"files to upload are gone: {', '.join(missing)}; run `pulumi up` again"
             )
-        stale = sorted(name for name, (path, md5) in self.files.items() if batchwords.md5_base64(path) != md5)
+        stale = sorted(name for name, (path, md5) in self.files.items() if deploy.md5_base64(path) != md5)
         if stale:
             raise batchwords.ConfigError(
                 f"files changed since the program read them: {', '.join(stale)}; run `pulumi up` again"
@@ -164,7 +165,7 @@ class BlobFiles(pulumi.dynamic.Resource, module="batchwords", name="BlobFiles"):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         #: blob name -> base64 MD5, known while the program runs (also in a preview).
-        self.local_md5 = {blob: batchwords.md5_base64(path) for blob, path in files.items()}
+        self.local_md5 = {blob: deploy.md5_base64(path) for blob, path in files.items()}
         entries = {
             blob: {"path": str(path.resolve()), "md5": self.local_md5[blob]} for blob, path in files.items()
         }

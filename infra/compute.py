@@ -7,11 +7,10 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import batch, managedidentity
 
-import batchwords
-from batchwords import NODE_AGENT_SKU, UBUNTU_IMAGE
+from batchwords import deploy
 
 #: The same Ubuntu image and node agent as the offline pool's.
-IMAGE = batch.ImageReferenceArgs(**UBUNTU_IMAGE)
+IMAGE = batch.ImageReferenceArgs(**deploy.UBUNTU_IMAGE)
 #: The pool's name in its Batch account (preflight looks for it among the account's pools).
 POOL_NAME = "batchwords"
 
@@ -39,7 +38,7 @@ def autoscale_formula(max_nodes: int, slots: int) -> str:
     )
 
 
-def _elevation(task: batchwords.StartTask) -> batch.ElevationLevel:
+def _elevation(task: deploy.StartTask) -> batch.ElevationLevel:
     return batch.ElevationLevel.ADMIN if task.elevated else batch.ElevationLevel.NON_ADMIN
 
 
@@ -51,7 +50,7 @@ class BatchComputeArgs:
     account_name: pulumi.Input[str]
     identity: managedidentity.UserAssignedIdentity
     #: The release the StartTask installs (see ``nodetask_release``).
-    nodetask: pulumi.Output[batchwords.NodetaskRelease]
+    nodetask: pulumi.Output[deploy.NodetaskRelease]
     vm_size: str
     dedicated_nodes: int
     spot_nodes: int
@@ -107,7 +106,7 @@ class BatchCompute(pulumi.ComponentResource):
         # needs an elevated StartTask. It downloads the wheel itself, with the pool identity,
         # waiting out role propagation (Batch does not retry a failed resource file).
         install = args.nodetask.apply(
-            lambda release: batchwords.nodetask_start_task(release, elevated=True, install_venv_package=True)
+            lambda release: deploy.nodetask_start_task(release, elevated=True, install_venv_package=True)
         )
         self.start_task = batch.StartTaskArgs(
             command_line=install.apply(lambda task: task.command_line),
@@ -134,7 +133,7 @@ class BatchCompute(pulumi.ComponentResource):
             vm_size=args.vm_size,
             deployment_configuration=batch.DeploymentConfigurationArgs(
                 virtual_machine_configuration=batch.VirtualMachineConfigurationArgs(
-                    image_reference=IMAGE, node_agent_sku_id=NODE_AGENT_SKU
+                    image_reference=IMAGE, node_agent_sku_id=deploy.NODE_AGENT_SKU
                 )
             ),
             scale_settings=scale,

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 
 import batchwords
+from batchwords import deploy
 
 #: The type every Python dynamic resource had before each named its own; existing stacks' state
 #: holds it, and an alias maps it to the new type, so that state is kept, not replaced.
@@ -39,7 +40,7 @@ def principal_id(props: Mapping[str, Any]) -> str | None:
 def gone(endpoint: str, account: str) -> bool:
     """True, and said on the provider's stderr, when ``endpoint``'s name no longer resolves: the
     account was deleted outside Pulumi, with everything in it."""
-    if not batchwords.endpoint_gone(endpoint):
+    if not deploy.endpoint_gone(endpoint):
         return False
     print(
         f"batchwords: the {account} account's endpoint {endpoint} does not resolve: it was deleted "

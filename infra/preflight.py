@@ -26,7 +26,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 from azure.identity import DefaultAzureCredential
 
-from batchwords._env import ARM_ENDPOINT, PRICES_ENDPOINT
+from batchwords.deploy import ARM_ENDPOINT, PRICES_ENDPOINT
 from infra.arm import ARM, PRICES, Arm, ArmError, retail_prices
 from infra.config import ROOT, StackConfig, StackConfigError, load
 from infra.naming import account_name
@@ -382,6 +382,18 @@ def _same_region(a: str, b: str) -> bool:
 # -- the command ------------------------------------------------------------------
 
 
+def project_folder(start: Path | None = None) -> Path:
+    """The folder holding Pulumi.yaml and the stack files: the current one, or one above it."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    raise StackConfigError(
+        f"no Pulumi.yaml in {here} or above it; run preflight in the project's checkout "
+        "(the folder with Pulumi.yaml and the Pulumi.STACK.yaml files)"
+    )
+
+
 def stack_values(stack: str, folder: Path = ROOT) -> tuple[str, dict[str, str]]:
     """The project's name and the stack file's config, as the engine would give it."""
     path = folder / f"Pulumi.{stack}.yaml"
@@ -404,6 +416,10 @@ def render(checks: list[Check], out: Callable[[str], None] = print) -> None:
 
 
 def main(argv: list[str] | None = None, credential: TokenCredential | None = None) -> int:
+    """The checks of a stack in the checkout (the current folder or above it); the exit code.
+
+    Also the deploy extra's console script ``batchwords-preflight``, which ``batchwords preflight`` runs.
+    """
     parser = argparse.ArgumentParser(prog="batchwords preflight", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--stack", required=True, help="the stack to check (Pulumi.STACK.yaml at the checkout's top)"
@@ -411,9 +427,10 @@ def main(argv: list[str] | None = None, credential: TokenCredential | None = Non
     parser.add_argument("--json", action="store_true", help="the checks as JSON")
     args = parser.parse_args(argv)
     try:
-        project, values = stack_values(args.stack)
+        folder = project_folder()
+        project, values = stack_values(args.stack, folder)
         pulumi.runtime.set_all_config(values)
-        config = load(pulumi.Config("batchwords"), stack=args.stack)
+        config = load(pulumi.Config("batchwords"), stack=args.stack, root=folder)
     except StackConfigError as exc:
         print(f"batchwords preflight: {exc}", file=sys.stderr)
         return 2

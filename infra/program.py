@@ -9,6 +9,7 @@ import pulumi
 from pulumi_azure_native import authorization, resources
 
 import batchwords
+from batchwords import deploy
 from infra.batch_job import BatchJob, job_props, nodetask_props
 from infra.blob_files import BlobFiles
 from infra.compute import BatchCompute, BatchComputeArgs
@@ -26,12 +27,12 @@ def find_wheel(folder: Path = BUILT_WHEELS) -> Path:
     """The nodetask wheel built by `make wheel`, whose folder holds its dependencies' wheels and
     the lock pinning them all; a clear error when one is missing or does not match the lock."""
     try:
-        files = batchwords.locked_files(folder)
+        files = deploy.locked_files(folder)
     except batchwords.ConfigError as exc:
         raise StackConfigError(
             f"{exc}; run `make wheel` (it builds the node release the StartTask installs), then `pulumi up`"
         ) from None
-    return batchwords.nodetask_wheel(files).path
+    return deploy.nodetask_wheel(files).path
 
 
 def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
@@ -73,8 +74,8 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
     # Named by content: a changed release is new URLs and a new folder on the nodes, so the
     # pool's StartTask changes with it and each job's preparation task installs its own.
     # Every wheel travels (no package index on the nodes), with the lock that pins them by hash.
-    node_files = batchwords.locked_files(wheel.parent)
-    digest = batchwords.wheels_digest([file.path for file in node_files])
+    node_files = deploy.locked_files(wheel.parent)
+    digest = deploy.wheels_digest([file.path for file in node_files])
     node_blobs = {f"{WHEEL_PREFIX}{digest}/{file.name}": file for file in node_files}
     wheels = BlobFiles(
         "wheel",
@@ -95,7 +96,7 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
     )
     # Downloaded by the nodes with the pool identity (Storage Blob Data Reader), no SAS.
     release = pulumi.Output.all(wheels.urls, identity.identity.id).apply(
-        lambda values: batchwords.NodetaskRelease.of(
+        lambda values: deploy.NodetaskRelease.of(
             node_files, {file.name: values[0][blob] for blob, file in node_blobs.items()}, identity=values[1]
         )
     )

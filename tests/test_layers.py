@@ -149,6 +149,41 @@ def test_only_the_offline_subpackage_imports_localbatch():
     assert all(name.startswith("offline/") for name in importers), importers
 
 
+def core_modules_imported(path: Path) -> set[str]:
+    """The ``batchwords`` modules a module imports, by dotted name (``from batchwords import deploy`` too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found.update(
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if alias.name in {"cli", "deploy", "offline"} or alias.name.startswith("_")
+            )
+    return {name for name in found if name.split(".")[0] == "batchwords"}
+
+
+def test_infra_imports_only_the_library_api_and_its_deploy_module():
+    """The Pulumi program builds on ``batchwords`` and ``batchwords.deploy``, never on private modules."""
+    imported = {str(path.relative_to(ROOT)): core_modules_imported(path) for path in modules("infra")}
+    assert set().union(*imported.values()) == {"batchwords", "batchwords.deploy"}
+    allowed = {"batchwords", "batchwords.deploy"}
+    assert {name: sorted(found - allowed) for name, found in imported.items() if found - allowed} == {}
+
+
+def test_the_library_api_and_the_deploy_module_name_what_they_export_once():
+    import batchwords
+    from batchwords import deploy
+
+    assert len(batchwords.__all__) == 29  # the README's "The batchwords library": 28 names and __version__
+    assert not set(batchwords.__all__) & set(deploy.__all__)
+    assert all(hasattr(batchwords, name) for name in batchwords.__all__)
+    assert all(hasattr(deploy, name) for name in deploy.__all__)
+
+
 @pytest.mark.parametrize("folder", ["batchwords", "infra", "localbatch/src", "nodetask/src"])
 def test_modules_fit_in_a_head(folder):
     sizes = {

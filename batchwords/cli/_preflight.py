@@ -1,8 +1,9 @@
 """``batchwords preflight``: the deploy tooling's checks of a stack, before ``pulumi up``.
 
 The checks read the stack's config with the Pulumi program's own reader, so
-they live with it (``infra/preflight.py``); the CLI, which never imports the
-program, runs them in the project's Python.
+they live with it (``infra/preflight.py``, the deploy extra's console script
+``batchwords-preflight``); the CLI, which never imports the program, runs them
+in its own Python, in the folder holding Pulumi.yaml and the stack files.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import argparse
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
-from ._settings import project_root
 
 
 def add_parser(commands: Any) -> None:
@@ -33,13 +34,34 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def deploy_tools_installed() -> bool:
+    """pulumi and the Pulumi program's preflight module (``batchwords[deploy]``) are importable."""
+    try:
+        found = importlib.util.find_spec("infra.preflight") is not None
+    except ModuleNotFoundError:  # no infra package at all
+        return False
+    return found and importlib.util.find_spec("pulumi") is not None
+
+
+def pulumi_project() -> Path:
+    """The folder holding Pulumi.yaml (the stack files beside it): the current one, or one above it."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    raise ConfigError(
+        f"preflight reads the stack files beside Pulumi.yaml, and there is none in {here} or above it: "
+        "run it in the project's checkout"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    root = project_root()
-    if importlib.util.find_spec("pulumi") is None or not (root / "infra" / "preflight.py").is_file():
+    if not deploy_tools_installed():
         raise ConfigError(
-            "preflight needs the deploy tools: run it in the project folder with batchwords[deploy] "
-            "installed (make setup)"
+            "preflight needs the deploy tools: install batchwords[deploy] (make setup in the checkout), "
+            "which also brings the batchwords-preflight command"
         )
+    folder = pulumi_project()
     argv = [sys.executable, "-m", "infra.preflight", "--stack", args.stack]
     argv += ["--json"] if args.json else []
-    return subprocess.run(argv, cwd=root, check=False).returncode
+    return subprocess.run(argv, cwd=folder, check=False).returncode

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from azure.batch import models as batch_models
 
-from batchwords import pool_options
+from batchwords._pool import pool_options
 from batchwords.cli import main
 from tests.support.emulators import upload_samples
 from tests.support.words import DATA

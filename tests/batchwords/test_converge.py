@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from azure.batch import BatchClient
 
-from batchwords import Batch, pool_options
+from batchwords import Batch
 from batchwords._exceptions import BatchServiceError
+from batchwords._pool import pool_options
 from localbatch import LocalBatch, Realism
 from tests.support.batch import make_job
 

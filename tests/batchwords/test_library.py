@@ -25,12 +25,11 @@ from batchwords import (
     SubmitError,
     TaskCounts,
     TaskLimits,
-    input_id_for,
-    plan_tasks,
     resolve_credentials,
-    sas_lifetime,
 )
-from batchwords._tasks import MAX_ID, build_task
+from batchwords._packing import plan_tasks
+from batchwords._storage import sas_lifetime
+from batchwords._tasks import MAX_ID, build_task, input_id_for
 from tests.support.emulators import upload_samples
 from tests.support.words import DATA, all_words, ranked
 

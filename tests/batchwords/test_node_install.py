@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
-from batchwords import NodetaskRelease, PoolError, wheels_digest
+from batchwords import PoolError
 from batchwords._env import NODE_FETCH
 from batchwords._pool import (
     FETCH_BOOTSTRAP,
@@ -33,6 +33,7 @@ from batchwords._pool import (
     preparation_task,
     system_script,
 )
+from batchwords.deploy import NodetaskRelease, wheels_digest
 from tests.support.emulators import Emulators, upload_samples
 
 pytestmark = pytest.mark.azurite

@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
-from batchwords import TASK_BYTES, BlobInfo, ConfigError, input_id_for, parse_size, plan_tasks
-from batchwords._packing import MAX_INPUTS_PER_TASK, pack_id
-from batchwords._tasks import MAX_ID, error_blob_name, result_blob_names
+from batchwords import TASK_BYTES, BlobInfo, ConfigError, parse_size
+from batchwords._packing import MAX_INPUTS_PER_TASK, pack_id, plan_tasks
+from batchwords._tasks import MAX_ID, error_blob_name, input_id_for, result_blob_names
 from tests.support.emulators import upload_samples
 from tests.support.words import all_words, ranked, tutorial_counts
 

@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.batch import models as batch_models
 
-from batchwords import BatchServiceError, pool_options
+from batchwords import BatchServiceError
 from batchwords._exceptions import PoolError
+from batchwords._pool import pool_options
 from batchwords._pool_health import UNUSABLE_GRACE, _dead, pool_health
 from batchwords.cli import main
 from tests.support.batch import py, wait_for

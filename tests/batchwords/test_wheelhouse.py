@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from batchwords import locked_files
+from batchwords.deploy import locked_files
 from batchwords.offline import _wheelhouse
 from batchwords.offline._wheelhouse import build_wheelhouse, cache_root
 

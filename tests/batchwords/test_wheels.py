@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from batchwords import ConfigError, locked_files, nodetask_wheel
+from batchwords import ConfigError
 from batchwords import _wheel_build as wheel_build
 from batchwords._wheels import LOCK, lock_text, sha256_of, wheel_requirement, write_lock
+from batchwords.deploy import locked_files, nodetask_wheel
 from tests.support.words import ROOT
 
 

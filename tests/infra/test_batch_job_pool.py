@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from batchwords import PoolError, pool_options
+from batchwords import PoolError
+from batchwords._pool import pool_options
 from infra.batch_job import _BatchJobProvider
 from tests.support.emulators import batch_job_props, upload_samples
 

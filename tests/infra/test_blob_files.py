@@ -9,6 +9,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 import batchwords
+from batchwords import deploy
 from infra.blob_files import _BlobFilesProvider
 from tests.support.pulumi_mocks import outs_of
 
@@ -20,9 +21,7 @@ def props_for(emulators, container: str, files: dict[str, Path], prefix: str = "
         "storage_endpoint": emulators.storage.account_url,
         "container": container,
         "prefix": prefix,
-        "files": {
-            name: {"path": str(path), "md5": batchwords.md5_base64(path)} for name, path in files.items()
-        },
+        "files": {name: {"path": str(path), "md5": deploy.md5_base64(path)} for name, path in files.items()},
     }
 
 
@@ -44,7 +43,7 @@ def test_create_update_read_delete(emulators, env, folder):
     assert provider.check({}, props).failures == []
     created = provider.create(props)
     outs = outs_of(created)
-    assert outs["blobs"] == {name: batchwords.md5_base64(path) for name, path in files.items()}
+    assert outs["blobs"] == {name: deploy.md5_base64(path) for name, path in files.items()}
     assert outs["urls"]["a.txt"] == f"{emulators.storage.account_url}/{container}/a.txt"
     for value in (emulators.localbatch.key, "sig="):
         assert value not in str(outs)

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from batchwords import NodetaskRelease, nodetask_start_task
+from batchwords.deploy import NodetaskRelease, nodetask_start_task
 from infra.blob_files import BlobFiles
 from infra.compute import BatchCompute, BatchComputeArgs
 from infra.identity import STORAGE_BLOB_DATA_READER, PoolIdentity, PoolIdentityArgs

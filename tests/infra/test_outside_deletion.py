@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import batchwords
+from batchwords import deploy
 from infra.batch_job import _BatchJobProvider
 from infra.blob_files import _BlobFilesProvider
 from tests.support.emulators import batch_job_props, upload_samples
@@ -73,7 +74,7 @@ def test_a_resolver_without_an_answer_is_not_gone(monkeypatch):
         raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
 
     monkeypatch.setattr(socket, "getaddrinfo", no_answer)
-    assert batchwords.endpoint_gone(STORAGE) is False
+    assert deploy.endpoint_gone(STORAGE) is False
 
 
 @pytest.mark.parametrize(
@@ -87,7 +88,7 @@ def test_a_resolver_without_an_answer_is_not_gone(monkeypatch):
     ],
 )
 def test_endpoint_gone(endpoint, gone):
-    assert batchwords.endpoint_gone(endpoint) is gone
+    assert deploy.endpoint_gone(endpoint) is gone
 
 
 def test_blob_files_delete_when_the_storage_account_is_gone(shared_key, capsys):

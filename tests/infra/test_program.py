@@ -14,15 +14,8 @@ import pytest
 import yaml
 
 import infra.batch_job
-from batchwords import (
-    NODE_AGENT_SKU,
-    JobSpec,
-    locked_files,
-    nodetask_wheel,
-    parse_size,
-    preparation_task,
-    wheels_digest,
-)
+from batchwords import JobSpec, parse_size
+from batchwords.deploy import NODE_AGENT_SKU, locked_files, nodetask_wheel, preparation_task, wheels_digest
 from infra import config as stack_config
 from infra import naming
 from infra.batch_job import nodetask_release

@@ -27,7 +27,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-import batchwords
+from batchwords import deploy
 from infra.batch_job import _BatchJobProvider
 from infra.blob_files import _BlobFilesProvider
 from tests.support.emulators import batch_job_props, upload_samples
@@ -197,7 +197,7 @@ def test_blob_files_verbs_over_grpc(emulators, host, tmp_path):
     (tmp_path / "b.txt").write_text("beta", encoding="utf-8")
 
     def props_for(*names: str) -> dict[str, Any]:
-        files = {n: {"path": str(tmp_path / n), "md5": batchwords.md5_base64(tmp_path / n)} for n in names}
+        files = {n: {"path": str(tmp_path / n), "md5": deploy.md5_base64(tmp_path / n)} for n in names}
         return {
             "__provider": serialize_provider(_BlobFilesProvider()),
             "storage_endpoint": emulators.storage.account_url,

@@ -11,7 +11,7 @@ from azure.batch.models._models import BatchJobTerminateOptions
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError
 
-from batchwords import pool_options
+from batchwords._pool import pool_options
 from localbatch import LocalBatch, new_key
 from tests.support.batch import wait_for, wait_task_done
 

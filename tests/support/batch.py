@@ -13,7 +13,7 @@ from typing import Any, cast
 from azure.batch import BatchClient
 from azure.batch import models as batch_models
 
-from batchwords import pool_options
+from batchwords._pool import pool_options
 from localbatch import LocalBatch
 from localbatch._auth import sign, string_to_sign
 

@@ -12,18 +12,9 @@ from typing import Any
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from batchwords import (
-    Batch,
-    Credentials,
-    JobSet,
-    JobSpec,
-    NodetaskRelease,
-    Storage,
-    TaskLimits,
-    locked_files,
-    nodetask_start_task,
-    pool_options,
-)
+from batchwords import Batch, Credentials, JobSet, JobSpec, Storage, TaskLimits
+from batchwords._pool import pool_options
+from batchwords.deploy import NodetaskRelease, locked_files, nodetask_start_task
 from batchwords.offline import Azurite, build_wheelhouse, emulator_credentials, start_azurite
 from localbatch import LocalBatch, Realism
 from tests.support.words import DATA
