@@ -12,7 +12,6 @@ import argparse
 import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 from .._exceptions import ConfigError
@@ -43,25 +42,13 @@ def deploy_tools_installed() -> bool:
     return found and importlib.util.find_spec("pulumi") is not None
 
 
-def pulumi_project() -> Path:
-    """The folder holding Pulumi.yaml (the stack files beside it): the current one, or one above it."""
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "Pulumi.yaml").is_file():
-            return folder
-    raise ConfigError(
-        f"preflight reads the stack files beside Pulumi.yaml, and there is none in {here} or above it: "
-        "run it in the project's checkout"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     if not deploy_tools_installed():
         raise ConfigError(
             "preflight needs the deploy tools: install batchwords[deploy] (make setup in the checkout), "
             "which also brings the batchwords-preflight command"
         )
-    folder = pulumi_project()
+    # batchwords-preflight finds the folder holding Pulumi.yaml from here (or says there is none).
     argv = [sys.executable, "-m", "infra.preflight", "--stack", args.stack]
     argv += ["--json"] if args.json else []
-    return subprocess.run(argv, cwd=folder, check=False).returncode
+    return subprocess.run(argv, check=False).returncode
