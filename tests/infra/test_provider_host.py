@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -113,10 +114,17 @@ def plain(message: struct_pb2.Struct) -> dict[str, Any]:
     return values
 
 
-@pytest.fixture
-def host(env) -> Iterator[Host]:
+@contextmanager
+def provider_host(credentials: dict[str, str]) -> Iterator[tuple[Host, subprocess.Popen[bytes]]]:
+    """Pulumi's provider host, started as the engine starts it (its folder, its virtualenv option),
+    with ``credentials`` in its environment."""
     workdir, python, option = engine_launch()
-    environ = {**os.environ, **env, "PULUMI_RUNTIME_VIRTUALENV": option, "PULUMI_PROJECT": "batchwords"}
+    environ = {
+        **os.environ,
+        **credentials,
+        "PULUMI_RUNTIME_VIRTUALENV": option,
+        "PULUMI_PROJECT": "batchwords",
+    }
     process = subprocess.Popen(
         [str(python), "-u", "-m", "pulumi.dynamic"],
         cwd=workdir,
@@ -129,10 +137,16 @@ def host(env) -> Iterator[Host]:
         port = int(process.stdout.readline().decode().strip() or 0)
         assert port, process.stderr.read().decode() if process.stderr else "no port"
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield Host(provider_pb2_grpc.ResourceProviderStub(channel))
+            yield Host(provider_pb2_grpc.ResourceProviderStub(channel)), process
     finally:
         process.kill()
         process.wait()
+
+
+@pytest.fixture
+def host(env) -> Iterator[Host]:
+    with provider_host(env) as (started, _):
+        yield started
 
 
 def test_batch_job_verbs_over_grpc(emulators, host, tmp_path):
@@ -238,32 +252,14 @@ GONE_STORAGE = "https://bwstgone.blob.core.windows.net.invalid/"
 def state_host() -> Iterator[tuple[Host, subprocess.Popen[bytes]]]:
     """A fresh provider host, started as the engine starts it, with Shared Key credentials for
     accounts that no longer exist (no emulator: nothing is reached)."""
-    workdir, python, option = engine_launch()
-    environ = {
-        **os.environ,
-        "PULUMI_RUNTIME_VIRTUALENV": option,
-        "PULUMI_PROJECT": "batchwords",
+    gone = {
         "BATCHWORDS_BATCH_ACCOUNT": "bwbagone",
         "BATCHWORDS_BATCH_KEY": "a2V5",
         "BATCHWORDS_STORAGE_ACCOUNT": "bwstgone",
         "BATCHWORDS_STORAGE_KEY": "a2V5",
     }
-    process = subprocess.Popen(
-        [str(python), "-u", "-m", "pulumi.dynamic"],
-        cwd=workdir,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        port = int(process.stdout.readline().decode().strip() or 0)
-        assert port, process.stderr.read().decode() if process.stderr else "no port"
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield Host(provider_pb2_grpc.ResourceProviderStub(channel)), process
-    finally:
-        process.kill()
-        process.wait()
+    with provider_host(gone) as started:
+        yield started
 
 
 def test_the_state_providers_are_what_serialize_provider_makes_today():
