@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+from azure.storage.blob import BlobClient, BlobSasPermissions, generate_blob_sas
 
 from batchwords import PoolError
 from batchwords._env import NODE_FETCH
@@ -34,6 +34,7 @@ from batchwords._pool import (
     system_script,
 )
 from batchwords.deploy import NodetaskRelease, wheels_digest
+from batchwords.offline import Azurite
 from tests.support.emulators import Emulators, upload_samples
 
 pytestmark = pytest.mark.azurite
@@ -64,20 +65,24 @@ def blob(blob_service):
     return container.get_blob_client("nodetask-1.0-py3-none-any.whl")
 
 
+def read_sas(azurite: Azurite, blob: BlobClient, *, start: datetime) -> str:
+    """A read SAS for ``blob``, valid from ``start`` for an hour."""
+    return generate_blob_sas(
+        azurite.account,
+        blob.container_name,
+        blob.blob_name,
+        account_key=azurite.key,
+        permission=BlobSasPermissions(read=True),
+        start=start,
+        expiry=start + timedelta(hours=1),
+    )
+
+
 class TestFetch:
     def test_waits_until_access_is_granted_and_says_what_it_waits_for(self, azurite, blob, tmp_path):
         # A SAS that starts in 3 s: Storage answers 403 until then, as it does while a new
         # role assignment propagates.
-        start = datetime.now(UTC) + timedelta(seconds=3)
-        sas = generate_blob_sas(
-            azurite.account,
-            blob.container_name,
-            blob.blob_name,
-            account_key=azurite.key,
-            permission=BlobSasPermissions(read=True),
-            start=start,
-            expiry=start + timedelta(hours=1),
-        )
+        sas = read_sas(azurite, blob, start=datetime.now(UTC) + timedelta(seconds=3))
         target = tmp_path / "w.whl"
         done = fetch("--delay", "0.5", "--wait", "60", str(target), f"{blob.url}?{sas}", WHEEL_SHA)
         assert done.returncode == 0, done.stderr
@@ -111,16 +116,7 @@ class TestFetch:
         """A changed blob (a tampered wheel) never takes its name: pip never sees it."""
         target = tmp_path / "w.whl"
         recorded = hashlib.sha256(b"the wheel that was built").hexdigest()
-        start = datetime.now(UTC) - timedelta(minutes=5)
-        sas = generate_blob_sas(
-            azurite.account,
-            blob.container_name,
-            blob.blob_name,
-            account_key=azurite.key,
-            permission=BlobSasPermissions(read=True),
-            start=start,
-            expiry=start + timedelta(hours=1),
-        )
+        sas = read_sas(azurite, blob, start=datetime.now(UTC) - timedelta(minutes=5))
         done = fetch("--wait", "60", str(target), f"{blob.url}?{sas}", recorded)
         assert done.returncode != 0
         assert f"refused {blob.url}: its sha256 is {WHEEL_SHA}, the release records {recorded}" in done.stderr

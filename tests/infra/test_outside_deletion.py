@@ -18,22 +18,17 @@ import batchwords
 from batchwords import deploy
 from infra.batch_job import _BatchJobProvider
 from infra.blob_files import _BlobFilesProvider
+from tests.support import gone
 from tests.support.emulators import batch_job_props, upload_samples
+from tests.support.gone import BATCH, STORAGE
 
-BATCH = "https://bwbagone.westeurope.batch.azure.com.invalid"
-STORAGE = "https://bwstgone.blob.core.windows.net.invalid/"
 MD5 = "1B2M2Y8AsgTpgAmY7PhCfg=="
 
 
 @pytest.fixture
 def shared_key(monkeypatch):
     """Shared Key credentials, as for the emulators: no token is needed to delete."""
-    for name, value in {
-        "BATCHWORDS_BATCH_ACCOUNT": "bwbagone",
-        "BATCHWORDS_BATCH_KEY": "a2V5",
-        "BATCHWORDS_STORAGE_ACCOUNT": "bwstgone",
-        "BATCHWORDS_STORAGE_KEY": "a2V5",
-    }.items():
+    for name, value in gone.SHARED_KEY.items():
         monkeypatch.setenv(name, value)
 
 

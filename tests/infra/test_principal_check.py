@@ -22,6 +22,7 @@ import batchwords
 from infra.batch_job import _BatchJobProvider
 from infra.blob_files import _BlobFilesProvider
 from tests.support.emulators import batch_job_props, upload_samples
+from tests.support.gone import BATCH, STORAGE
 from tests.support.pulumi_mocks import outs_of
 
 #: The principal the program granted the roles to (getClientConfig's objectId).
@@ -29,8 +30,6 @@ DEPLOYER = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 #: Another principal: a machine's managed identity, say.
 OTHER = "9b2a1c4d-7e6f-4a3b-8c5d-2e1f0a9b8c7d"
 #: Endpoints that never resolve (RFC 6761): a verb that reached them would fail differently.
-BATCH = "https://bwbagone.westeurope.batch.azure.com.invalid"
-STORAGE = "https://bwstgone.blob.core.windows.net.invalid"
 MD5 = "1B2M2Y8AsgTpgAmY7PhCfg=="
 
 

@@ -31,6 +31,7 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 from batchwords import deploy
 from infra.batch_job import _BatchJobProvider
 from infra.blob_files import _BlobFilesProvider
+from tests.support import gone
 from tests.support.emulators import batch_job_props, upload_samples
 from tests.support.words import ROOT
 
@@ -244,21 +245,13 @@ STATE_PROVIDERS = {
     "BatchJob": "gASVLAAAAAAAAACMD2luZnJhLmJhdGNoX2pvYpSMEV9CYXRjaEpvYlByb3ZpZGVylJOUKYGULg==",
     "BlobFiles": "gASVLgAAAAAAAACMEGluZnJhLmJsb2JfZmlsZXOUjBJfQmxvYkZpbGVzUHJvdmlkZXKUk5QpgZQu",
 }
-GONE_BATCH = "https://bwbagone.westeurope.batch.azure.com.invalid"
-GONE_STORAGE = "https://bwstgone.blob.core.windows.net.invalid/"
 
 
 @pytest.fixture
 def state_host() -> Iterator[tuple[Host, subprocess.Popen[bytes]]]:
     """A fresh provider host, started as the engine starts it, with Shared Key credentials for
     accounts that no longer exist (no emulator: nothing is reached)."""
-    gone = {
-        "BATCHWORDS_BATCH_ACCOUNT": "bwbagone",
-        "BATCHWORDS_BATCH_KEY": "a2V5",
-        "BATCHWORDS_STORAGE_ACCOUNT": "bwstgone",
-        "BATCHWORDS_STORAGE_KEY": "a2V5",
-    }
-    with provider_host(gone) as started:
+    with provider_host(gone.SHARED_KEY) as started:
         yield started
 
 
@@ -276,8 +269,8 @@ def test_destroy_from_an_existing_state_after_the_accounts_were_deleted(state_ho
         "__provider": STATE_PROVIDERS["BatchJob"],
         "job_id": "batchwords-dev",
         "pool_id": "batchwords",
-        "batch_endpoint": GONE_BATCH,
-        "storage_endpoint": GONE_STORAGE,
+        "batch_endpoint": gone.BATCH,
+        "storage_endpoint": gone.STORAGE,
         "input_container": "input",
         "output_container": "output",
         "inputs": {"a.txt": "1B2M2Y8AsgTpgAmY7PhCfg=="},
@@ -287,7 +280,7 @@ def test_destroy_from_an_existing_state_after_the_accounts_were_deleted(state_ho
     }
     files = {
         "__provider": STATE_PROVIDERS["BlobFiles"],
-        "storage_endpoint": GONE_STORAGE,
+        "storage_endpoint": gone.STORAGE,
         "container": "input",
         "prefix": "",
         "files": {"a.txt": {"path": "/gone/a.txt", "md5": "1B2M2Y8AsgTpgAmY7PhCfg=="}},
@@ -299,5 +292,5 @@ def test_destroy_from_an_existing_state_after_the_accounts_were_deleted(state_ho
     process.kill()
     assert process.stderr is not None
     said = process.stderr.read().decode()
-    assert f"the Batch account's endpoint {GONE_BATCH} does not resolve" in said
-    assert said.count(f"the Storage account's endpoint {GONE_STORAGE} does not resolve") == 2
+    assert f"the Batch account's endpoint {gone.BATCH} does not resolve" in said
+    assert said.count(f"the Storage account's endpoint {gone.STORAGE} does not resolve") == 2
