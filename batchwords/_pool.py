@@ -24,7 +24,7 @@ from azure.batch import models as batch_models
 
 from . import _node_fetch
 from ._env import NODE_FETCH
-from ._wheels import LOCK, NodeFile
+from ._wheels import LOCK, NodeFile, sha256_of
 
 #: A current Ubuntu LTS marketplace image and the node agent that matches it
 #: (the Pulumi program's pool and the offline run's use the same).
@@ -82,7 +82,7 @@ def release_digest(files: Iterable[tuple[str, str]]) -> str:
 
 def wheels_digest(wheels: Sequence[Path]) -> str:
     """The content digest that names a release: every file's name and bytes (the wheels and the lock)."""
-    return release_digest((path.name, hashlib.sha256(path.read_bytes()).hexdigest()) for path in wheels)
+    return release_digest((path.name, sha256_of(path)) for path in wheels)
 
 
 def _fetch_program() -> str:

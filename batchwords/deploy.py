@@ -20,6 +20,7 @@ from ._pool import (
     StartTask,
     nodetask_start_task,
     preparation_task,
+    release_digest,
     wheels_digest,
 )
 from ._storage import md5_base64
@@ -41,6 +42,7 @@ __all__ = [
     "nodetask_start_task",
     "nodetask_wheel",
     "preparation_task",
+    "release_digest",
     "require_principal",
     "wheels_digest",
 ]

@@ -75,7 +75,8 @@ def build(config: StackConfig, wheel: Path) -> dict[str, Any]:
     # pool's StartTask changes with it and each job's preparation task installs its own.
     # Every wheel travels (no package index on the nodes), with the lock that pins them by hash.
     node_files = deploy.locked_files(wheel.parent)
-    digest = deploy.wheels_digest([file.path for file in node_files])
+    # From the sha256s locked_files has just checked: the files are not read again.
+    digest = deploy.release_digest((file.name, file.sha256) for file in node_files)
     node_blobs = {f"{WHEEL_PREFIX}{digest}/{file.name}": file for file in node_files}
     wheels = BlobFiles(
         "wheel",
