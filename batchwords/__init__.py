@@ -1,6 +1,6 @@
 """batchwords: the client library everything else uses to talk to Batch and Storage.
 
-Its API is ``__all__`` below (the README's "The batchwords library");
+Its API is ``__all__`` below (``docs/library.md``);
 ``batchwords.deploy`` holds what the Pulumi program builds on. The core (this
 package outside ``offline`` and ``cli``) imports neither the Pulumi program
 nor localbatch; ``batchwords.offline`` runs the pipeline on the emulators and

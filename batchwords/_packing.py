@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from ._storage import BlobInfo
 from ._tasks import HASH_CHARS, MAX_ID, TaskPlan, check_inputs, input_id_for, node_path, output_prefix
 
-#: Input bytes per task by default: seconds of counting and downloading on a node (see the README).
+#: Input bytes per task by default: seconds of counting and downloading on a node (see docs/performance.md).
 TASK_BYTES = 256 * 1024 * 1024
 #: Inputs per task at most: each is a resource file with a SAS URL (Batch limits the
 #: size of a task's resource-file list and of a 100-task request) and costs uploads.

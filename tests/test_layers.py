@@ -178,7 +178,7 @@ def test_the_library_api_and_the_deploy_module_name_what_they_export_once():
     import batchwords
     from batchwords import deploy
 
-    assert len(batchwords.__all__) == 29  # the README's "The batchwords library": 28 names and __version__
+    assert len(batchwords.__all__) == 29  # docs/library.md: 28 names and __version__
     assert not set(batchwords.__all__) & set(deploy.__all__)
     assert all(hasattr(batchwords, name) for name in batchwords.__all__)
     assert all(hasattr(deploy, name) for name in deploy.__all__)
