@@ -23,6 +23,10 @@ class ExitCode(enum.IntEnum):
     #: A different result already exists under the output name: do not retry;
     #: pass --overwrite to replace it on purpose.
     OUTPUT_CONFLICT = 6
+    #: A result the merge needs is absent or unreadable: a map task wrote no results
+    #: (the exit code of its inputs' rows in the summary), or a partition file or a
+    #: reduce task's result is missing. Rerun the task that should have written it.
+    NO_RESULTS = 7
 
 
 class NodetaskError(Exception):
@@ -49,6 +53,12 @@ class StorageUnavailableError(NodetaskError):
 
 class OutputConflictError(NodetaskError):
     exit_code = ExitCode.OUTPUT_CONFLICT
+
+
+class NoResultsError(NodetaskError):
+    """A result the merge reads is absent or unreadable; the message names the blob."""
+
+    exit_code = ExitCode.NO_RESULTS
 
 
 # -- what both engines say of an input that is no text ---------------------

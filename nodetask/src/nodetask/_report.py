@@ -52,14 +52,21 @@ class BatchContext:
         return any(self.as_dict().values())
 
 
-def _document(data: str | bytes, format_tag: str) -> dict[str, Any]:
+def record_fields(record: object, format_tag: str) -> dict[str, Any]:
+    """``record`` as the JSON object of a record tagged ``format_tag``; anything else
+    raises ``ValueError``."""
+    if not isinstance(record, dict) or record.get("format") != format_tag:
+        raise ValueError(f"not a {format_tag} record")
+    return record
+
+
+def parse_record(data: str | bytes, format_tag: str) -> dict[str, Any]:
+    """The JSON object of a record tagged ``format_tag``; anything else raises ``ValueError``."""
     try:
         document = json.loads(data)
     except ValueError as exc:
         raise ValueError(f"not a {format_tag} record: {exc}") from exc
-    if not isinstance(document, dict) or document.get("format") != format_tag:
-        raise ValueError(f"not a {format_tag} record")
-    return document
+    return record_fields(document, format_tag)
 
 
 @dataclass(frozen=True)
@@ -95,16 +102,26 @@ class Result:
             "top": [{"word": word, "count": count} for word, count in self.top],
         }
 
-    def to_json(self) -> str:
+    def to_document(self) -> dict[str, object]:
+        """The record as a JSON object (what :meth:`to_json` writes, and what a
+        task's results nest per input)."""
         document: dict[str, object] = {"format": RESULT_FORMAT, **self.stable_fields()}
         document["elapsed_seconds"] = round(self.elapsed_seconds, 3)
         document["batch"] = self.batch
-        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+        return document
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_document(), ensure_ascii=False, indent=2) + "\n"
 
     @classmethod
     def from_json(cls, data: str | bytes) -> Result:
         """Parse what :meth:`to_json` wrote; anything else raises ``ValueError``."""
-        document = _document(data, RESULT_FORMAT)
+        return cls.from_document(parse_record(data, RESULT_FORMAT))
+
+    @classmethod
+    def from_document(cls, record: object) -> Result:
+        """Read what :meth:`to_document` gave; anything else raises ``ValueError``."""
+        document = record_fields(record, RESULT_FORMAT)
         try:
             return cls(
                 input=str(document["input"]),
@@ -132,19 +149,22 @@ class ErrorRecord:
     exit_code: int
     error: str
 
+    def to_document(self) -> dict[str, object]:
+        """The record as a JSON object (what :meth:`to_json` writes)."""
+        return {"format": ERROR_FORMAT, "input": self.input, "exit_code": self.exit_code, "error": self.error}
+
     def to_json(self) -> str:
-        document = {
-            "format": ERROR_FORMAT,
-            "input": self.input,
-            "exit_code": self.exit_code,
-            "error": self.error,
-        }
-        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+        return json.dumps(self.to_document(), ensure_ascii=False, indent=2) + "\n"
 
     @classmethod
     def from_json(cls, data: str | bytes) -> ErrorRecord:
         """Parse what :meth:`to_json` wrote; anything else raises ``ValueError``."""
-        document = _document(data, ERROR_FORMAT)
+        return cls.from_document(parse_record(data, ERROR_FORMAT))
+
+    @classmethod
+    def from_document(cls, record: object) -> ErrorRecord:
+        """Read what :meth:`to_document` gave; anything else raises ``ValueError``."""
+        document = record_fields(record, ERROR_FORMAT)
         try:
             return cls(str(document["input"]), int(document["exit_code"]), str(document["error"]))
         except (KeyError, TypeError) as exc:
