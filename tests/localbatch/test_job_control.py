@@ -203,10 +203,8 @@ def test_a_job_past_its_wall_clock_limit_is_terminated(client):
 @pytest.mark.parametrize(
     ("part", "value"),
     [
-        ("dependsOn", {"taskIds": ["a"]}),
         ("multiInstanceSettings", {"numberOfInstances": 2, "coordinationCommandLine": "true"}),
         ("containerSettings", {"imageName": "ubuntu"}),
-        ("exitConditions", {"default": {"jobAction": "terminate"}}),
     ],
 )
 def test_what_localbatch_does_not_run_is_refused_by_name(localbatch, client, part, value):

@@ -188,6 +188,7 @@ def new_job(base_url: str, body: dict[str, Any]) -> Document:
     job.setdefault("onAllTasksComplete", "noaction")
     job.setdefault("onTaskFailure", "noaction")
     job["onAllTasksComplete"] = job["onAllTasksComplete"].lower()
+    job["onTaskFailure"] = str(job["onTaskFailure"]).lower()
     job_defaults(job)
     job.setdefault("usesTaskDependencies", False)
     prep = job.get("jobPreparationTask")

@@ -12,7 +12,9 @@ import logging
 import threading
 
 from . import _runner
+from ._dependencies import Dependencies
 from ._documents import exit_code_failure, job_pool_id, transition, user_error
+from ._exit_conditions import PERFORM_EXIT_OPTIONS, exit_actions
 from ._node_env import batch_vars, node_dir, task_root
 from ._prep import Preparations, prep_variables
 from ._release import Releases
@@ -37,6 +39,8 @@ class Scheduler:
         #: Active tasks per job in submission order (an ordered set), so a
         #: scheduling pass looks at waiting tasks only, not at every task.
         self._queues: dict[str, dict[str, None]] = {}
+        #: Tasks waiting for others (dependsOn): out of the queues until released.
+        self.dependencies = Dependencies()
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------
@@ -44,10 +48,13 @@ class Scheduler:
     def recover(self) -> None:
         """After a restart: tasks that were running go back to the queue."""
         for job_id, tasks in self._store.tasks.items():
+            job = self._store.jobs.get(job_id)
+            if job is not None:
+                self.dependencies.rebuild(job, tasks)
             for task_id, task in tasks.items():
                 if task["state"] in ("running", "preparing"):
                     self.requeue(job_id, task_id, task)
-                elif task["state"] == "active":
+                elif task["state"] == "active" and not self.dependencies.waits(job_id, task_id):
                     self.enqueue(job_id, task_id)
         self.releases.recover()
 
@@ -69,6 +76,7 @@ class Scheduler:
 
     def forget_job(self, job_id: str) -> None:
         self._queues.pop(job_id, None)
+        self.dependencies.forget_job(job_id)
         self.preparations.forget_job(job_id)
 
     def forget_task(self, job_id: str, task_id: str, task: Document) -> None:
@@ -78,6 +86,7 @@ class Scheduler:
             attempt.kill()
             self._release_slots(task)
         self._queues.get(job_id, {}).pop(task_id, None)
+        self.dependencies.removed(job_id, task_id)
 
     def requeue(self, job_id: str, task_id: str, task: Document) -> None:
         """Back to the queue, its attempt (if it runs) ended."""
@@ -124,6 +133,7 @@ class Scheduler:
         task["executionInfo"].update(endTime=stamp(), result="failure", failureInfo=user_error(code, message))
         transition(task, "completed")
         self._store.put("task", task_id, task, parent=job_id)
+        self.dependencies.completed(job_id, task)
 
     def end_job(self, job_id: str, reason: str) -> None:
         """End the job's running tasks; it completes once its release tasks (if any) ended."""
@@ -154,6 +164,23 @@ class Scheduler:
         if all(task["state"] == "completed" for task in self._store.tasks.get(job_id, {}).values()):
             self.end_job(job_id, "AllTasksComplete")
 
+    def _take_job_action(self, job_id: str, task: Document) -> None:
+        """The jobAction of the completed task's exit options, in a job that performs them:
+        ``terminate`` ends it (``TaskFailed``), ``disable`` disables it, requeueing its running tasks."""
+        job = self._store.jobs.get(job_id)
+        if job is None or str(job.get("onTaskFailure") or "").lower() != PERFORM_EXIT_OPTIONS:
+            return
+        action = exit_actions(task).job
+        if action == "terminate" and job["state"] in ("active", "disabling", "disabled"):
+            self.end_job(job_id, "TaskFailed")
+        elif action == "disable" and job["state"] == "active":
+            transition(job, "disabling")
+            self._store.put("job", job_id, job)
+            for other_id, other in list(self._store.tasks.get(job_id, {}).items()):
+                if other["state"] in ("running", "preparing"):
+                    self.requeue(job_id, other_id, other)
+            self.settle_disabling(job)
+
     # -- scheduling ------------------------------------------------------
 
     def _loop(self) -> None:
@@ -170,6 +197,8 @@ class Scheduler:
         store = self._store
         with store.transaction():
             for job_id, job in store.jobs.items():
+                for task_id in self.dependencies.take_ready(job_id):
+                    self.enqueue(job_id, task_id)
                 if job["state"] == "disabling":
                     self.settle_disabling(job)
                 if job["state"] in ("active", "disabled") and self._out_of_time(job):
@@ -346,6 +375,9 @@ class Scheduler:
                     execution["failureInfo"] = exit_code_failure()
                 transition(task, "completed")
             self._store.put("task", task_id, task, parent=job_id)
+            if task["state"] == "completed":
+                self.dependencies.completed(job_id, task)
+                self._take_job_action(job_id, task)
             self.complete_job_if_done(job_id)
             wake.notify_all()
 

@@ -77,6 +77,7 @@ class TaskControl:
         for name in FORGOTTEN:
             execution.pop(name, None)
         execution["retryCount"] = 0
+        self._scheduler.dependencies.reopened(job_id, task_id)
         transition(task, "active")
         self._store.put("task", task_id, task, parent=job_id)
         self._scheduler.enqueue(job_id, task_id)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ._dependencies import check_depends_on_for_job
 from ._documents import find_task, new_task
 from ._errors import BatchError, exists
+from ._exit_conditions import check_exit_conditions_for_job
 from ._jobs import Jobs
 from ._node_env import node_dir
 from ._runtime import Runtime
@@ -15,6 +17,12 @@ from ._store import Document
 from ._validate import check_task
 
 TASK_STATES = ("active", "running", "completed", "succeeded", "failed")
+
+
+def check_for_job(body: dict[str, Any], job: Document) -> None:
+    """What the task asks of its job: task dependencies, and exit options it performs."""
+    check_depends_on_for_job(body, job)
+    check_exit_conditions_for_job(body, job)
 
 
 class Tasks:
@@ -29,6 +37,7 @@ class Tasks:
     def create(self, job_id: str, body: dict[str, Any]) -> Document:
         """Add one validated task to an active job."""
         job = self._jobs.active(job_id)
+        check_for_job(body, job)
         if body["id"] in self._store.tasks.setdefault(job_id, {}):
             raise exists("task", "TaskExists")
         return self._add(job_id, job, body)
@@ -43,6 +52,7 @@ class Tasks:
                 task_id = body.get("id") if isinstance(body, dict) else None
                 try:
                     check_task(body)
+                    check_for_job(body, job)
                     if body["id"] in tasks:
                         raise exists("task", "TaskExists")
                 except BatchError as exc:
@@ -66,7 +76,8 @@ class Tasks:
     def _add(self, job_id: str, job: Document, body: dict[str, Any]) -> Document:
         task = new_task(self._runtime.base_url, job_id, job, body)
         self._store.put("task", task["id"], task, parent=job_id)
-        self._scheduler.enqueue(job_id, task["id"])
+        if not self._scheduler.dependencies.add(job, task):
+            self._scheduler.enqueue(job_id, task["id"])
         return task
 
     def get(self, job_id: str, task_id: str) -> Document:

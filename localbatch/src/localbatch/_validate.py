@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+from ._dependencies import check_depends_on
 from ._errors import BatchError, invalid_property, missing_property, too_large
+from ._exit_conditions import check_exit_conditions
 from ._timeutil import parse_duration
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -124,6 +126,8 @@ def check_task(body: object) -> dict[str, Any]:
     settings = body.get("environmentSettings") or []
     if not isinstance(settings, list) or any(not isinstance(s, dict) or not s.get("name") for s in settings):
         raise invalid_property("environmentSettings", settings, "Each setting needs a name.")
+    check_depends_on(body)
+    check_exit_conditions(body)
     for name, what in UNRUN_TASK_PARTS.items():
         if body.get(name):
             raise invalid_property(name, "...", f"localbatch does not run {what}; leave {name} out.")
@@ -133,9 +137,7 @@ def check_task(body: object) -> dict[str, Any]:
 #: What a task may ask for that localbatch does not do: refused, never silently ignored.
 UNRUN_TASK_PARTS = {
     "multiInstanceSettings": "multi-instance tasks",
-    "dependsOn": "task dependencies",
     "containerSettings": "tasks in containers",
-    "exitConditions": "exit conditions",
 }
 
 
@@ -240,6 +242,11 @@ def check_job(body: dict[str, Any]) -> str:
         )
     check_constraints(body.get("constraints"), "constraints")
     check_on_all_tasks_complete(body.get("onAllTasksComplete"))
+    on_failure = body.get("onTaskFailure")
+    if on_failure is not None and str(on_failure).lower() not in ("noaction", "performexitoptionsjobaction"):
+        raise invalid_property(
+            "onTaskFailure", on_failure, "The value must be noAction or performExitOptionsJobAction."
+        )
     check_job_numbers(body)
     prep = body.get("jobPreparationTask")
     if prep is not None:

@@ -13,6 +13,8 @@ from ._fields import (
 )
 from ._model import ECHO, FILE_HEADERS, ODATA, Case, Request, each
 
+PERFORM = "performExitOptionsJobAction"
+
 CASES: tuple[Case, ...] = (
     # -- tasks ----------------------------------------------------------------
     Case(
@@ -23,6 +25,25 @@ CASES: tuple[Case, ...] = (
             "POST",
             f"/jobs/{world.add_job(world.fresh('job'), world.PARKED)}/tasks",
             body={"id": "task1", "commandLine": "/bin/sh -c 'echo task1'"},
+        ),
+        status=201,
+    ),
+    Case(
+        name="Task_Add_ExitConditions",
+        route="POST /jobs/{job_id}/tasks",
+        example="2024-02-01.19.0/TaskAdd_ExitConditions.json (also 2022-10-01.16.0)",
+        # The example's jobAction needs a job that performs exit options (onTaskFailure).
+        request=lambda world: Request(
+            "POST",
+            f"/jobs/{world.add_job(world.fresh('job'), world.PARKED, onTaskFailure=PERFORM)}/tasks",
+            body={
+                "id": "taskId",
+                "commandLine": "/bin/sh -c 'exit 3'",
+                "exitConditions": {
+                    "exitCodeRanges": [{"start": 2, "end": 4, "exitOptions": {"jobAction": "terminate"}}]
+                },
+                "userIdentity": {"autoUser": {"scope": "task", "elevationLevel": "nonadmin"}},
+            },
         ),
         status=201,
     ),
