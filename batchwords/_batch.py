@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from azure.core.polling import LROPoller
 from ._deadline import BoundedRetry, Deadline, Policy, batch_error, error_code, text
 from ._exceptions import BatchServiceError, ConfigError, DeadlineError, NotFoundError, SubmitError
 from ._pool_health import PoolWatch, wait_for_pool
+from ._reduce import in_reduce_stage
 from ._roles import job_role_applied
 from ._types import JobInfo, Say, TaskCounts
 
@@ -111,6 +112,10 @@ class Batch:
                     pool_info=batch_models.BatchPoolInfo(pool_id=pool_id),
                     constraints=batch_models.BatchJobConstraints(max_wall_clock_time=max_wall_clock),
                     all_tasks_complete_mode="noaction",
+                    # The reduce waits for the map tasks, and a failed reduce ends the job
+                    # through its exit options (see docs/design.md).
+                    uses_task_dependencies=True,
+                    task_failure_mode="performexitoptionsjobaction",
                     job_preparation_task=preparation,
                     metadata=[batch_models.BatchMetadataItem(name=JOB_SET_METADATA, value=job_set)],
                 )
@@ -190,8 +195,11 @@ class Batch:
                 f"switching job {job_id} to end when its tasks are done", exc, self.endpoint
             ) from exc
 
-    def task_counts(self, job_ids: Sequence[str]) -> TaskCounts:
-        """One request per job, however many tasks it has; a missing job counts nothing."""
+    def task_counts(
+        self, job_ids: Sequence[str], reduce_tasks: Mapping[str, int] | None = None
+    ) -> TaskCounts:
+        """One request per job, however many tasks it has; a missing job counts nothing.
+        ``reduce_tasks``: how many of each job's tasks are its reduce stage (see ``with_reduce``)."""
         total = TaskCounts()
         for job_id in job_ids:
             try:
@@ -200,9 +208,8 @@ class Batch:
                 continue
             except AzureError as exc:
                 raise batch_error(f"reading the task counts of job {job_id}", exc, self.endpoint) from exc
-            total = total + TaskCounts(
-                counts.active, counts.running, counts.completed, counts.succeeded, counts.failed
-            )
+            job = TaskCounts(counts.active, counts.running, counts.completed, counts.succeeded, counts.failed)
+            total = total + (job.with_reduce(reduce_tasks[job_id]) if reduce_tasks else job)
         return total
 
     def wait(
@@ -228,20 +235,30 @@ class Batch:
         # seconds, to read the counts once).
         bounded = self.with_deadline(timeout or MIN_POLL, server_errors=1_000_000, what="the wait")
         expected: int | None = None
+        reduce_tasks: dict[str, int] = {}
         counts = TaskCounts()
         watch = PoolWatch(job_ids)
         while True:
             problem: BatchServiceError | None = None
             try:
                 if expected is None:
-                    expected = sum(len(bounded.task_ids(job_id)) for job_id in job_ids)
-                counts = bounded.task_counts(job_ids)
+                    ids = {job_id: bounded.task_ids(job_id) for job_id in job_ids}
+                    reduce_tasks = {job: sum(map(in_reduce_stage, found)) for job, found in ids.items()}
+                    expected = sum(len(found) for found in ids.values())
+                counts = bounded.task_counts(job_ids, reduce_tasks)
                 if counts.completed >= expected and counts.active == counts.running == 0:
                     listed = bounded.listed_counts(job_ids)
                     if listed.active == listed.running == 0:
                         if progress is not None:
                             progress(listed)
                         return listed, True
+                elif counts.active and not counts.running and bounded.ended(job_ids):
+                    # A job ended early (a failed reduce terminates it) keeps the tasks that
+                    # never started active for good: it is done all the same.
+                    listed = bounded.listed_counts(job_ids)
+                    if progress is not None:
+                        progress(listed)
+                    return listed, True
                 if progress is not None:
                     progress(counts)
                 watch.check(bounded, counts)
@@ -263,6 +280,16 @@ class Batch:
                     raise BatchServiceError(f"{problem} (tried for {timeout:.0f} s)", transient=True)
                 return counts, False
             time.sleep(min(poll_interval, remaining))
+
+    def ended(self, job_ids: Sequence[str]) -> bool:
+        """Whether every job is completed (or gone): none will run another task."""
+        for job_id in job_ids:
+            try:
+                if self.get_job(job_id).state not in TERMINAL_JOB_STATES:
+                    return False
+            except NotFoundError:
+                continue
+        return True
 
     def listed_counts(self, job_ids: Sequence[str]) -> TaskCounts:
         """Task counts from listing every task: exact, but one page per 1,000 tasks."""

@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Iterable
 
 from ._storage import BlobInfo
-from ._tasks import HASH_CHARS, MAX_ID, TaskPlan, check_inputs, input_id_for, node_path, output_prefix
+from ._tasks import HASH_CHARS, MAX_ID, TaskPlan, check_inputs, input_id_for, node_path
 
 #: Input bytes per task by default: seconds of counting and downloading on a node (see docs/performance.md).
 TASK_BYTES = 256 * 1024 * 1024
@@ -39,7 +39,7 @@ def pack_id(input_ids: Iterable[str]) -> str:
 
 
 def _argument_chars(input_id: str, blob: BlobInfo) -> int:
-    return len(node_path(input_id, blob.name)) + len(output_prefix("", input_id)) + 80
+    return len(node_path(input_id, blob.name)) + len(input_id) + 80
 
 
 def plan_tasks(inputs: list[BlobInfo], *, task_bytes: int = TASK_BYTES, slots: int = 1) -> list[TaskPlan]:

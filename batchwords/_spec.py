@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 
 from azure.batch import models as batch_models
 
+import nodetask
+
 from ._exceptions import ConfigError
 from ._packing import TASK_BYTES
 from ._pool import NodetaskRelease, preparation_task
@@ -51,6 +53,9 @@ class JobSpec:
     task_bytes: int = TASK_BYTES
     #: The pool's task slots (nodes x slots per node): a small job is spread over them.
     pool_slots: int = 1
+    #: How many partitions the reduce merges (a power of two up to 64); None: chosen from
+    #: the inputs' size (``_reduce.partitions_for``).
+    partitions: int | None = None
 
     @property
     def command(self) -> str:
@@ -73,6 +78,11 @@ class JobSpec:
             found.append(("task_bytes", f"must be at least 1 byte (got {self.task_bytes})"))
         if self.pool_slots < 1:
             found.append(("pool_slots", f"must be at least 1 (got {self.pool_slots})"))
+        most = nodetask.MAX_PARTITIONS
+        if self.partitions is not None and not (
+            1 <= self.partitions <= most and self.partitions & (self.partitions - 1) == 0
+        ):
+            found.append(("partitions", f"must be a power of two from 1 to {most} (got {self.partitions})"))
         found += self.limits.problems()
         hours = MAX_JOB_WALL_CLOCK // timedelta(hours=1)
         if self.job_max_wall_clock > MAX_JOB_WALL_CLOCK:

@@ -24,6 +24,7 @@ from azure.storage.blob import (
     BlobServiceClient,
     ContainerClient,
     ContainerSasPermissions,
+    ContentSettings,
     ExponentialRetry,
     UserDelegationKey,
     generate_blob_sas,
@@ -292,6 +293,24 @@ class Storage:
         """One blob's bytes; a missing one is a ``StorageError`` naming it."""
         return self._read(self._container(container), container, name)
 
+    def read_blob_if_exists(self, container: str, name: str) -> bytes | None:
+        """One blob's bytes, or None when it does not exist."""
+        try:
+            return read(self._container(container), name)
+        except ResourceNotFoundError:
+            return None
+        except (AzureError, OSError) as exc:
+            raise _storage_error(f"reading {container}/{name}", exc) from exc
+
+    def write_blob(self, container: str, name: str, data: bytes, content_type: str) -> None:
+        """Write (or replace) one small blob whole."""
+        try:
+            self._container(container).upload_blob(
+                name, data, overwrite=True, content_settings=ContentSettings(content_type=content_type)
+            )
+        except AzureError as exc:
+            raise _storage_error(f"writing {container}/{name}", exc) from exc
+
     def read_blobs(self, container: str, names: Iterable[str]) -> dict[str, bytes]:
         """Several blobs' bytes (name -> bytes), ``concurrency`` at once; a missing one is a
         ``StorageError`` naming it."""
@@ -393,11 +412,19 @@ class Storage:
 
     def output_sas(self, container: str, lifetime: timedelta) -> str:
         """A create+write-only SAS token for a container (no read, no list)."""
+        return self._container_sas(container, lifetime, ContainerSasPermissions(create=True, write=True))
+
+    def output_read_sas(self, container: str, lifetime: timedelta) -> str:
+        """A read-only SAS token for a container (no list, no write): the reduce tasks read
+        the map tasks' results by name with it."""
+        return self._container_sas(container, lifetime, ContainerSasPermissions(read=True))
+
+    def _container_sas(self, container: str, lifetime: timedelta, permission: ContainerSasPermissions) -> str:
         start, expiry = self._window(lifetime)
         return generate_container_sas(
             self.account_name,
             container,
-            permission=ContainerSasPermissions(create=True, write=True),
+            permission=permission,
             start=start,
             expiry=expiry,
             protocol=self._protocol(),

@@ -20,8 +20,9 @@ from ._storage import BlobInfo
 
 #: nodetask on the node's PATH: for jobs given no release to install (see ``JobSpec.nodetask``).
 NODETASK_COMMAND = "nodetask"
-#: nodetask writes its result as JSON; collecting reads it by ``nodetask.result_name``.
-OUTPUT_FORMAT = "json"
+#: A map task that failed (after its retries) does not hold up the reduce, which merges the
+#: inputs that were counted; the summary names the others.
+MAP_EXIT = batch_models.ExitOptions(job_action="none", dependency_action="satisfy")
 MAX_ID = 64
 MAX_WALL_CLOCK = timedelta(days=7)
 HASH_CHARS = 10
@@ -114,21 +115,17 @@ def node_path(input_id: str, blob_name: str) -> str:
     return f"input/{input_id}/{blob_name.rsplit('/', 1)[-1]}"
 
 
-def output_prefix(job_set: str, input_id: str) -> str:
-    """Where an input's results go: every job of a set shares the prefix ``JOB_SET/``."""
-    return f"{job_set}/{input_id}/"
+def task_prefix(job_set: str, task_id: str) -> str:
+    """Where a map task's results go: ``SET/tasks/TASK/``."""
+    return f"{job_set}/tasks/{task_id}/"
 
 
-def result_blob_names(job_set: str, input_id: str, input_name: str) -> tuple[str, str]:
-    """The (result, counts) blobs nodetask uploads for ``input_name``, by its contract."""
-    prefix = output_prefix(job_set, input_id)
-    base = input_name.rsplit("/", 1)[-1]
-    return prefix + nodetask.result_name(base, OUTPUT_FORMAT), prefix + nodetask.counts_name(base)
-
-
-def error_blob_name(job_set: str, input_id: str, input_name: str) -> str:
-    """The blob nodetask uploads for an input it could not count, by its contract."""
-    return output_prefix(job_set, input_id) + nodetask.error_name(input_name.rsplit("/", 1)[-1])
+def exit_conditions(options: batch_models.ExitOptions) -> batch_models.ExitConditions:
+    """``options`` for every failure: a non-zero exit, a failed download, a failed upload
+    (Batch applies ``default`` to non-zero exit codes only; exit code 0 always satisfies)."""
+    return batch_models.ExitConditions(
+        default=options, pre_processing_error=options, file_upload_error=options
+    )
 
 
 def build_task(
@@ -139,21 +136,26 @@ def build_task(
     output_sas: str,
     job_set: str,
     numwords: int,
+    partitions: int,
     limits: TaskLimits,
     nodetask_command: str = NODETASK_COMMAND,
 ) -> batch_models.BatchTaskCreateOptions:
-    """One task: its inputs as resource files, nodetask on each (results under the input's
-    own prefix), the SAS in the environment. ``input_urls``: blob name -> URL with a read SAS."""
+    """One map task: its inputs as resource files, nodetask over all of them, writing one
+    results table and ``partitions`` count partitions under the task's own prefix
+    (docs/design.md), the SAS in the environment. ``input_urls``: blob name -> URL with a
+    read SAS."""
     arguments: list[str] = []
     for input_id, blob in plan.inputs:
-        arguments += ["--input", node_path(input_id, blob.name), output_prefix(job_set, input_id)]
+        arguments += ["--input", node_path(input_id, blob.name), input_id]
     arguments += [
+        "--task-output",
+        task_prefix(job_set, plan.task_id),
+        "--partitions",
+        str(partitions),
         "--numwords",
         str(numwords),
         "--container-url",
         output_container_url,
-        "--format",
-        OUTPUT_FORMAT,
         "--quiet",
     ]
     # /bin/sh expands the node's shared directory; every argument is quoted.
@@ -174,6 +176,7 @@ def build_task(
             retention_time=limits.retention,
             max_task_retry_count=limits.max_retries,
         ),
+        exit_conditions=exit_conditions(MAP_EXIT),
     )
 
 

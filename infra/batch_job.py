@@ -186,6 +186,9 @@ class BatchJobInputs:
             # A Python dynamic provider has no engine connection to log through: its stderr
             # reaches only Pulumi's verbose log (`pulumi up --logtostderr -v=9`).
             line = f"{counts.completed}/{counts.total} tasks done, {counts.failed} failed"
+            if counts.reduce is not None:
+                maps, reduce = counts.map, counts.reduce
+                line += f" (map {maps.completed}/{maps.total}, reduce {reduce.completed}/{reduce.total})"
             if line != last[0]:
                 last[0] = line
                 print(f"batchwords: job set {self.spec.job_set}: {line}", file=sys.stderr, flush=True)

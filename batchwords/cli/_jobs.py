@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from .._batch import Batch
+from .._counts import fetch_counts
 from .._exceptions import NotFoundError
+from .._jobset import jobs_up_to
 from .._pool_health import pool_health
-from .._results import missing_results
+from .._reduce import job_prefix
+from .._results import Where, collect
 from .._task_views import TaskView, TaskViews
 from .._types import TaskCounts
 from ._output import Column, counts_line, emit, emit_table
@@ -43,6 +46,12 @@ def add_parser(commands: Any) -> None:
         if action == "outputs":
             sub.add_argument("--dest", type=Path, required=True, help="folder to download into")
             sub.add_argument("--container", default="output", help="output container (default output)")
+            sub.add_argument(
+                "--counts",
+                action="store_true",
+                help="also download every counted input's full counts (counts/NAME_COUNTS.tsv.gz), "
+                "rebuilt from the map tasks' partitions; by default only the summary and merged top N",
+            )
         if action == "logs":
             sub.add_argument("task", help="task id (see `batchwords jobs tasks JOB`)")
             sub.add_argument("--stderr", action="store_true", help="print stderr.txt instead of stdout.txt")
@@ -78,7 +87,7 @@ def status(args: argparse.Namespace) -> int:
         {
             "id": args.job,
             "state": job.state,
-            "task_counts": counts.__dict__,
+            "task_counts": counts.as_dict(),
             "pool": pool.to_dict() if pool else None,
         },
         [f"job {args.job}: {job.state}; tasks {counts_line(counts)}", *(pool.lines() if pool else [])],
@@ -100,22 +109,30 @@ def wait(args: argparse.Namespace) -> int:
     counts, done = batch.wait([args.job], timeout=args.timeout, poll_interval=2.0, progress=progress)
     emit(
         args,
-        {"id": args.job, "done": done, "task_counts": counts.__dict__},
+        {"id": args.job, "done": done, "task_counts": counts.as_dict()},
         [f"job {args.job}: {'done' if done else 'still running'}; tasks {counts_line(counts)}"],
     )
     return 0 if done and counts.failed == 0 else 1
 
 
 def outputs(args: argparse.Namespace) -> int:
+    """The job's summary (its set's merged top N and every input's row), and with ``--counts``
+    every counted input's full counts; each failed input named on stderr."""
     target = clients(args)
-    job = target.need_batch().get_job(args.job)
-    written = target.storage.download(args.container, args.dest, prefix=f"{job.job_set}/")
+    batch = target.need_batch()
+    job = batch.get_job(args.job)
+    where = Where(job.job_set, args.container)
+    results = collect(batch, target.storage, where, jobs_up_to(job.job_set, job.id))
+    written = target.storage.download(args.container, args.dest, prefix=job_prefix(job.job_set, job.id))
+    if args.counts and results.summary_blob is not None:
+        counted = {task.input_id: task.input_name for task in results.tasks if task.failure is None}
+        written += fetch_counts(target.storage, where, job.id, args.dest, names=counted)
     emit(args, [str(p) for p in written], [f"downloaded {len(written)} files to {args.dest}"])
-    present = {path.relative_to(args.dest).as_posix() for path in written}
-    missing = missing_results(target.need_batch(), args.job, job.job_set, present)
-    for name in missing:
-        print(f"batchwords: missing: {name} (its task succeeded; submit the input again)", file=sys.stderr)
-    return 0 if written and not missing else 1
+    if results.failure is not None:
+        print(f"batchwords: error: job {job.id} has no merged result: {results.failure}", file=sys.stderr)
+    for task in results.failed:
+        print(f"batchwords: failed: {task.input_name} (task {task.task_id}): {task.failure}", file=sys.stderr)
+    return 0 if results.failure is None and not results.failed else 1
 
 
 def _seconds(view: TaskView) -> str:

@@ -83,10 +83,19 @@ def emit_table(
 
 
 def counts_line(counts: TaskCounts) -> str:
-    return (
+    line = (
         f"{counts.completed}/{counts.total} done ({counts.succeeded} succeeded, {counts.failed} failed), "
         f"{counts.running} running, {counts.active} waiting"
     )
+    return f"{line}; {stages_line(counts)}" if counts.reduce is not None else line
+
+
+def stages_line(counts: TaskCounts) -> str:
+    """The map and reduce stages' progress: ``map 98/100, reduce 0/3``."""
+    if counts.reduce is None:
+        return f"{counts.completed}/{counts.total}"
+    maps, reduce = counts.map, counts.reduce
+    return f"map {maps.completed}/{maps.total}, reduce {reduce.completed}/{reduce.total}"
 
 
 class Progress:
@@ -107,8 +116,10 @@ class Progress:
             print(f"batchwords: {text}", file=self.stream, flush=True)
 
     def tasks(self, counts: TaskCounts) -> None:
+        stages = f" ({stages_line(counts)})" if counts.reduce is not None else ""
         line = (
-            f"tasks {counts.completed}/{counts.total} done, {counts.running} running, {counts.failed} failed"
+            f"tasks {counts.completed}/{counts.total} done{stages}, {counts.running} running, "
+            f"{counts.failed} failed"
         )
         if line == self.last:
             return
@@ -129,7 +140,8 @@ class Progress:
             )
             self._live.start()
             self._task = self._live.add_task("tasks", total=max(counts.total, 1), detail="")
-        detail = f"{counts.running} running, {counts.failed} failed"
+        stage = f"{stages_line(counts)}, " if counts.reduce is not None else ""
+        detail = f"{stage}{counts.running} running, {counts.failed} failed"
         self._live.update(self._task, completed=counts.completed, total=max(counts.total, 1), detail=detail)
 
     def close(self) -> None:

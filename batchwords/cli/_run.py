@@ -55,6 +55,12 @@ def add_parser(commands: Any) -> None:
     run.add_argument(
         "--follow-links", action="store_true", help="read symbolic links that leave the input folder too"
     )
+    run.add_argument(
+        "--counts",
+        action="store_true",
+        help="also download every counted file's full counts (counts/NAME_COUNTS.tsv.gz); by default "
+        "only the summary and the merged top N, whatever the corpus's size",
+    )
     run.set_defaults(handler=run_command)
 
 
@@ -101,6 +107,7 @@ def run_command(args: argparse.Namespace) -> int:
             progress=progress.tasks,
             follow_links=args.follow_links,
             task_bytes=task_bytes,
+            counts=args.counts,
         )
         outcome = pipeline.run_offline(args.data_dir, options)
     finally:
@@ -110,7 +117,6 @@ def run_command(args: argparse.Namespace) -> int:
     folder = outcome.output_dir or args.output_dir
     document = build_summary(
         outputs,
-        job_set=pipeline.JOB_ID,
         folder=folder,
         files=outcome.files,
         timings=outcome.timings,
@@ -134,6 +140,8 @@ def run_command(args: argparse.Namespace) -> int:
             f"{task.stderr_tail or ''}".rstrip(),
             file=sys.stderr,
         )
+    if outputs.failure:
+        print(f"batchwords: error: the merge failed: {outputs.failure}", file=sys.stderr)
     if outcome.download_problem:
         print(
             f"batchwords: error: {outcome.download_problem}; the outputs are in {outcome.output_dir}",
@@ -144,5 +152,5 @@ def run_command(args: argparse.Namespace) -> int:
     # The closing summary is for people: on stdout after the tables, on stderr with --json.
     closing = "\n".join(closing_lines(document, written=write_problem is None))
     print(("" if args.json else "\n") + closing, file=sys.stderr if args.json else sys.stdout)
-    failed = outputs.failed or outcome.download_problem or write_problem
+    failed = outputs.failed or outputs.failure or outcome.download_problem or write_problem
     return EXIT_TASKS_FAILED if failed else 0

@@ -17,14 +17,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .._counts import counts_path
 from .._jobset import JobSetOutputs
 from .._results import TaskResult
-from .._tasks import result_blob_names
 
 SUMMARY_NAME = "summary.json"
 TOP_WORDS_NAME = "top_words.csv"
 #: Bumped when the document's layout changes.
-SUMMARY_FORMAT = "batchwords-run-summary/1"
+SUMMARY_FORMAT = "batchwords-run-summary/2"
 STOP_COMMAND = "batchwords local stop"
 
 
@@ -41,10 +41,9 @@ def _seconds(value: float | None) -> float | None:
     return round(value, 3) if value is not None else None
 
 
-def _file_entry(name: str, task: TaskResult, job_set: str, folder: Path) -> dict[str, Any]:
+def _file_entry(name: str, task: TaskResult, folder: Path) -> dict[str, Any]:
     result = task.result
-    result_blob = result_blob_names(job_set, task.input_id, name)[0]
-    downloaded = folder / result_blob
+    counts = counts_path(folder, name)
     return {
         "input": name,
         "ok": task.failure is None,
@@ -58,14 +57,14 @@ def _file_entry(name: str, task: TaskResult, job_set: str, folder: Path) -> dict
         "duration_s": _seconds(task.duration),
         "exit_code": task.exit_code,
         "failure": task.failure,
-        "result_file": str(downloaded) if task.output_url is not None and downloaded.exists() else None,
+        # Full counts are fetched only on request (`run --counts`).
+        "counts_file": str(counts) if task.failure is None and counts.exists() else None,
     }
 
 
 def build_summary(
     outputs: JobSetOutputs,
     *,
-    job_set: str,
     folder: Path,
     files: list[Path],
     timings: dict[str, float],
@@ -75,12 +74,13 @@ def build_summary(
 ) -> dict[str, Any]:
     """The run's whole record: per input, merged, totals, timings, paths, what was cleaned up."""
     root = folder.resolve()
-    entries = [_file_entry(name, task, job_set, folder) for name, task in outputs.tasks.items()]
+    entries = [_file_entry(name, task, folder) for name, task in outputs.tasks.items()]
     ok = sum(1 for entry in entries if entry["ok"])
     return {
         "format": SUMMARY_FORMAT,
         "numwords": outputs.numwords,
         "state": outputs.state,
+        "failure": outputs.failure,
         "files": entries,
         "top_words": ranked(outputs.top_words),
         "totals": {

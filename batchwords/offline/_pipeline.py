@@ -24,12 +24,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from .._batch import Batch
+from .._counts import fetch_counts
 from .._env import NODE_PYTHON
 from .._exceptions import BatchServiceError, ConfigError
 from .._inputs import Inputs, select_inputs
 from .._jobset import JobSet, JobSetOutputs
 from .._packing import TASK_BYTES
 from .._pool import NodetaskRelease, nodetask_start_task, pool_options
+from .._reduce import job_prefix
 from .._spec import JobSpec
 from .._storage import BlobInfo, Storage, md5_base64
 from .._tasks import check_inputs
@@ -80,16 +82,35 @@ def check_output_dir(output_dir: Path) -> None:
         )
 
 
-def download_results(storage: Storage, output_dir: Path, say: Say) -> tuple[list[Path], Path, str | None]:
-    """The job set's outputs in ``output_dir``; if it fails there, in a new temporary folder
+def download_results(
+    run: Connected, job_set: JobSet, outputs: JobSetOutputs, options: RunOptions
+) -> tuple[list[Path], Path, str | None]:
+    """The last job's summary and merged results (and with ``options.counts`` every counted
+    input's full counts) in the output folder; if it fails there, in a new temporary folder
     instead (computed results are never thrown away). Returns (files, folder, problem)."""
+
+    def fetch(folder: Path) -> list[Path]:
+        last = job_set.job_ids[-1]
+        files = run.storage.download(CONTAINERS["output"], folder, prefix=job_prefix(JOB_ID, last))
+        if options.counts and outputs.failure is None:
+            counted = {task.input_id: name for name, task in outputs.tasks.items() if task.failure is None}
+            files += fetch_counts(
+                run.storage,
+                job_set.where,
+                last,
+                folder,
+                names=counted,
+                progress=lambda done, total, _: options.say(f"counts {done}/{total} map tasks"),
+            )
+        return files
+
     try:
-        return storage.download(CONTAINERS["output"], output_dir, prefix=f"{JOB_ID}/"), output_dir, None
+        return fetch(options.output_dir), options.output_dir, None
     except OSError as exc:
-        problem = f"writing the outputs to {output_dir} failed ({exc})"
+        problem = f"writing the outputs to {options.output_dir} failed ({exc})"
     fallback = Path(tempfile.mkdtemp(prefix="batchwords-results-"))
-    say(f"{problem}; downloading them to {fallback} instead")
-    return storage.download(CONTAINERS["output"], fallback, prefix=f"{JOB_ID}/"), fallback, problem
+    options.say(f"{problem}; downloading them to {fallback} instead")
+    return fetch(fallback), fallback, problem
 
 
 @contextmanager
@@ -136,6 +157,8 @@ class RunOptions:
     progress: Callable[[TaskCounts], None] | None = None
     follow_links: bool = False
     task_bytes: int = TASK_BYTES
+    #: Also download every counted input's full counts (by default: the summary only).
+    counts: bool = False
 
 
 class Stopwatch:
@@ -268,7 +291,7 @@ def download_outputs(
 ) -> RunResult:
     """Step 8: the job set's outputs, and its output files downloaded (see ``download_results``)."""
     outputs = job_set.outputs(inputs)
-    files, landed, problem = download_results(run.storage, options.output_dir, options.say)
+    files, landed, problem = download_results(run, job_set, outputs, options)
     return RunResult(outputs, files, timings, landed, problem)
 
 

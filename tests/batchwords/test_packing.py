@@ -10,7 +10,7 @@ import pytest
 
 from batchwords import TASK_BYTES, BlobInfo, ConfigError, parse_size
 from batchwords._packing import MAX_INPUTS_PER_TASK, pack_id, plan_tasks
-from batchwords._tasks import MAX_ID, error_blob_name, input_id_for, result_blob_names
+from batchwords._tasks import MAX_ID, input_id_for, task_prefix
 from tests.support.emulators import upload_samples
 from tests.support.words import all_words, ranked, tutorial_counts
 
@@ -124,16 +124,22 @@ class TestPackedJob:
             text = (folder / name).read_text(encoding="utf-8")
             assert task.result.total_words == sum(tutorial_counts(text).values())
             assert task.input_id == input_id_for(name, inputs[name])
-            result_blob, _ = result_blob_names(spec.job_set, task.input_id, name)
-            assert task.output_url.endswith(result_blob)
+            assert task.output_url.endswith(f"{task_prefix(spec.job_set, task.task_id)}results.json")
         expected = sum(
             (tutorial_counts(path.read_text(encoding="utf-8")) for path in folder.rglob("part*.txt")),
             start=Counter(),
         )
         assert results.top_words == ranked(expected, 3)
         assert results.total_words == sum(expected.values())
-        error_blob = error_blob_name(spec.job_set, broken.input_id, "broken.txt")
-        assert error_blob in {b.name for b in emulators.storage.list_blobs(spec.output_container)}
+        # One results table and P partitions for the task, whatever it packs: no blob per input.
+        written = {
+            b.name for b in emulators.storage.list_blobs(spec.output_container, f"{spec.job_set}/tasks/")
+        }
+        (task_id,) = submitted.added
+        assert written == {
+            f"{task_prefix(spec.job_set, task_id)}{name}"
+            for name in ("results.json", "part-00000-of-00001.parquet")
+        }
 
     def test_a_changed_input_reruns_alone(self, emulators, pool, tmp_path):
         folder = tmp_path / "in"
@@ -144,6 +150,7 @@ class TestPackedJob:
         inputs = upload_samples(emulators, spec, folder)
         job_set = emulators.job_set(spec)
         job_set.submit(inputs)
+        assert job_set.wait(timeout=120, poll_interval=0.2)[1]
         (folder / "f2.txt").write_text("gamma gamma\n", encoding="utf-8")
         changed = upload_samples(emulators, spec, folder)
         follow_up = job_set.submit(changed, known=inputs)
@@ -155,10 +162,3 @@ class TestPackedJob:
         assert outputs.tasks["f2.txt"].result.top == (("gamma", 2),)
         expected = all_words(folder)
         assert outputs.top_words == ranked(expected, spec.numwords)
-
-
-def test_results_of_an_input_in_a_folder_are_named_by_its_base_name():
-    assert result_blob_names("s", "id", "sub/part0.txt") == (
-        "s/id/part0_OUTPUT.json",
-        "s/id/part0_COUNTS.tsv.gz",
-    )
