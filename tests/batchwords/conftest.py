@@ -101,5 +101,7 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory, node_shared_dir: Path) 
         patch.chdir(project)
         patch.setattr(offline_services, "start_azurite", watched_start)
         patch.setattr(LocalBatch, "stop", watched_stop)
-        code = main(["run", str(DATA), "--numwords", "6", "--output-dir", str(out), "--nodes", "1"])
+        code = main(
+            ["run", str(DATA), "--numwords", "6", "--output-dir", str(out), "--nodes", "1", "--counts"]
+        )
     return SampleRun(code, stdout.getvalue(), stderr.getvalue(), out, azurites, len(stops))

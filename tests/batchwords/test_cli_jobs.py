@@ -21,37 +21,28 @@ def test_jobs_list_wait_status_outputs_cancel_delete(target, emulators, pool, ca
     assert [(job["id"], job["pool"]) for job in listed] == [("cli-job", "pool")]
     assert main(["jobs", "wait", "cli-job", "--timeout", "120", *target]) == 0
     captured = capsys.readouterr()
-    assert "4/4 done (4 succeeded, 0 failed)" in captured.out
+    # Four map tasks, then the reduce (one partition) and the summary.
+    assert "6/6 done (6 succeeded, 0 failed), 0 running, 0 waiting; map 4/4, reduce 2/2" in captured.out
     assert "cli-job:" in captured.err  # progress lines
     code, status = run_json(capsys, "jobs", "status", "cli-job", "--json", *target)
-    assert (code, status["state"], status["task_counts"]["succeeded"]) == (0, "completed", 4)
+    assert (code, status["state"], status["task_counts"]["succeeded"]) == (0, "completed", 6)
     dest = tmp_path / "outputs"
-    assert (
-        main(
-            ["jobs", "outputs", "cli-job", "--dest", str(dest), "--container", spec.output_container, *target]
-        )
-        == 0
-    )
-    assert len(list(dest.rglob("*_OUTPUT.json"))) == 4
-    # A succeeded task's result that is gone from Storage is named, and the command fails.
-    (lost,) = [
-        blob.name
-        for blob in emulators.storage.list_blobs(spec.output_container)
-        if "gettysburg" in blob.name and blob.name.endswith(".json")
-    ]
-    emulators.storage.delete_blob(spec.output_container, lost)
+
+    def outputs_of(folder):
+        return ["jobs", "outputs", "cli-job", "--dest", str(folder), "--container", spec.output_container]
+
+    assert main([*outputs_of(dest), *target]) == 0
+    (summary,) = dest.rglob("summary.json")  # the summary and merged results, no counts
+    assert summary.parent.relative_to(dest).as_posix() == "cli-job/jobs/cli-job"
+    assert not list(dest.rglob("*_COUNTS.tsv.gz"))
+    with_counts = [*outputs_of(tmp_path / "counted"), "--counts"]
+    assert main([*with_counts, *target]) == 0
+    assert len(list((tmp_path / "counted" / "counts").rglob("*_COUNTS.tsv.gz"))) == 4
+    # A summary that is gone from Storage is named, and the command fails.
+    emulators.storage.delete_blob(spec.output_container, "cli-job/jobs/cli-job/summary.json")
     capsys.readouterr()
-    again = [
-        "jobs",
-        "outputs",
-        "cli-job",
-        "--dest",
-        str(tmp_path / "again"),
-        "--container",
-        spec.output_container,
-    ]
-    assert main([*again, *target]) == 1
-    assert f"missing: {lost} (its task succeeded" in capsys.readouterr().err
+    assert main([*outputs_of(tmp_path / "again"), *target]) == 1
+    assert "job cli-job has no merged result: ResultMissing" in capsys.readouterr().err
     assert main(["jobs", "cancel", "cli-job", *target]) == 0
     assert "already finished" in capsys.readouterr().out
     assert main(["jobs", "delete", "cli-job", *target]) == 0

@@ -124,7 +124,8 @@ def test_too_many_map_tasks_for_one_dependency_list_go_through_gates():
     assert all(gate.exit_conditions.default.dependency_action == "satisfy" for gate in gates)
     for task in reducers:
         assert task.depends_on.task_ids == [gate.id for gate in gates]
-    assert not in_reduce_stage(gates[0].id) and in_reduce_stage(summary.id)
+    assert not in_reduce_stage(gates[0].id)
+    assert in_reduce_stage(summary.id)
 
 
 def test_gate_groups_keep_order_and_fill_up_to_the_limit():

@@ -14,7 +14,7 @@ import batchwords.offline._services as offline_services
 from batchwords import Storage
 from batchwords.cli import main
 from localbatch import LocalBatch
-from nodetask import count_file
+from nodetask import count_file, read_counts_file
 from tests.support.words import DATA, all_words, ranked
 
 pytestmark = pytest.mark.azurite
@@ -48,9 +48,12 @@ def test_run_end_to_end(sample_run):
     assert merged == ranked(all_words(DATA), 6)
     for path in DATA.glob("*.txt"):
         assert path.name in captured.out
-        assert list(out.rglob(f"{path.stem}_OUTPUT.json"))
-        assert list(out.rglob(f"{path.stem}_COUNTS.tsv.gz"))
-    assert re.search(r"tasks \d+/\d+ done", captured.err)
+    # The summary and the merged results, and (asked for with --counts) each input's counts.
+    assert [path.name for path in out.rglob("summary.json") if path.parent != out] == ["summary.json"]
+    for path in DATA.glob("*.txt"):
+        counts = read_counts_file((out / "counts" / f"{path.stem}_COUNTS.tsv.gz").read_bytes())
+        assert counts == dict(count_file(str(path)).counts)
+    assert re.search(r"tasks \d+/\d+ done \(map \d+/\d+, reduce \d+/\d+\)", captured.err)
     assert "Stage timings: start services" in captured.out
     sample_run.assert_services_stopped()
 
@@ -94,7 +97,8 @@ def test_results_that_the_output_folder_refuses_are_kept_elsewhere(spies, tmp_pa
     )
     assert match, captured.err
     kept = Path(match.group(1))
-    assert len(list(kept.rglob("*_OUTPUT.json"))) == len(list(DATA.glob("*.txt")))
+    assert list(kept.rglob("summary.json"))
+    assert not list(kept.rglob("*_COUNTS.tsv.gz"))  # not asked for
     assert "Merged top" in captured.out  # the results are still shown
     assert_services_stopped(spies)
 

@@ -57,7 +57,7 @@ def test_json_is_summary_json_with_each_files_counts(project, tmp_path, capsys):
         assert start <= end
         assert entry["duration_s"] == pytest.approx((end - start).total_seconds(), abs=0.001)
         assert entry["task_id"]
-        assert Path(entry["result_file"]).is_file()
+        assert entry["counts_file"] is None  # counts only on request (run --counts)
 
     everything = all_words(DATA)
     assert summary["top_words"] == as_objects(ranked(everything, NUMWORDS))
