@@ -127,6 +127,18 @@ def test_a_failure_whose_exit_options_satisfy_lets_dependents_run(client, job, c
     assert wait_task_done(client, "job", "child").execution_info.result == "success"
 
 
+def test_a_task_that_could_not_start_takes_its_pre_processing_options(client, job):
+    conditions = batch_models.ExitConditions(
+        pre_processing_error=batch_models.ExitOptions(dependency_action="satisfy"),
+        default=batch_models.ExitOptions(dependency_action="block"),
+    )
+    client.create_task("job", task("parent", "/nonexistent/program", exit_conditions=conditions))
+    client.create_task("job", task("child", ids=["parent"]))
+    parent = wait_task_done(client, "job", "parent")
+    assert parent.execution_info.failure_info.code == "CommandProgramNotFound"
+    assert wait_task_done(client, "job", "child").execution_info.result == "success"
+
+
 def test_a_success_mapped_to_block_blocks(client, job):
     block = batch_models.ExitOptions(dependency_action="block")
     conditions = batch_models.ExitConditions(
