@@ -6,37 +6,25 @@ import argparse
 import hashlib
 import os
 import sys
-import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import _contract as contract
-from ._contract import SAS_ENV
-from ._count import ENGINES, count_file
+from ._contract import MAX_PARTITIONS, SAS_ENV
+from ._count import ENGINES
+from ._counting import count_input, report_failures
 from ._exceptions import ExitCode, InputError, NodetaskError, UsageError
-from ._inputs import Input, gather_inputs
-from ._report import BatchContext, ErrorRecord, WordCountReport, counts_file_bytes
+from ._files import write_atomically
+from ._inputs import Input, gather_inputs, gather_task_inputs
+from ._options import partition_count, positive
+from ._report import ErrorRecord, counts_file_bytes
 
 if TYPE_CHECKING:
     from ._upload import OutputBlob, ResultUploader
 
 EXIT_CODES_HELP = "\n".join(f"  {code.value}  {code.name.lower().replace('_', ' ')}" for code in ExitCode)
-
-
-def _positive(name: str, minimum: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, not {value!r}") from None
-        if number < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be at least {minimum}, not {number}")
-        return number
-
-    return parse
 
 
 def version() -> str:
@@ -55,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
             "tutorial's rule), write each result beside its input and upload it to a "
             "blob container with a write-only SAS. Several inputs are counted one "
             "after the other, each with its own results; one that cannot be counted "
-            "is reported (and its _ERROR.json uploaded) and the others still are."
+            "is reported (and its _ERROR.json uploaded) and the others still are. "
+            "With --task-output it is a map task; 'nodetask merge --help' tells the reduce."
         ),
         epilog=(
             "Words: split on whitespace, ASCII punctuation stripped from both ends, "
@@ -80,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar=("FILE", "BLOB_PREFIX"),
-        help="a text file to count and the blob prefix of its own results; repeat for several",
+        help="a text file to count and the blob prefix of its own results (with --task-output: "
+        "the input's id); repeat for several",
     )
     given.add_argument(
         "--manifest",
@@ -88,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a UTF-8 file listing inputs, one per line: FILE, or FILE<TAB>BLOB_PREFIX",
     )
     parser.add_argument(
-        "--numwords", type=_positive("--numwords", 1), default=10, help="how many top words (default 10)"
+        "--numwords", type=positive("--numwords", 1), default=10, help="how many top words (default 10)"
     )
     where = parser.add_argument_group("upload destination")
     where.add_argument(
@@ -113,13 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--no-upload", action="store_true", help="only write the result locally")
     where.add_argument("--overwrite", action="store_true", help="replace an existing, different result")
     where.add_argument(
-        "--retries", type=_positive("--retries", 0), default=3, help="storage retries (default 3)"
+        "--retries", type=positive("--retries", 0), default=3, help="storage retries (default 3)"
     )
     out = parser.add_argument_group("output")
     out.add_argument("--output-dir", help="where to write the result (default: beside the input)")
-    out.add_argument(
-        "--format", choices=("text", "json"), default="text", help="result format (default text)"
-    )
+    out.add_argument("--format", choices=("text", "json"), help="result format (default text)")
     out.add_argument(
         "--ignore-case", action="store_true", help="count words case-insensitively (lower-cased)"
     )
@@ -132,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--allow-empty", action="store_true", help="accept an input with no words")
     out.add_argument(
         "--workers",
-        type=_positive("--workers", 1),
+        type=positive("--workers", 1),
         default=1,
         help="threads counting one large file with the Arrow engine (default 1)",
     )
@@ -144,6 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
         "auto (default: arrow, but python for files under 2 MiB, whose start-up it wins)",
     )
     out.add_argument("--quiet", action="store_true", help="do not print the result table")
+    task = parser.add_argument_group("task mode: a map task of docs/design.md")
+    task.add_argument(
+        "--task-output",
+        metavar="PREFIX",
+        help="write the inputs' counts as --partitions Parquet files and results.json under this "
+        "blob prefix (ending with '/', e.g. SET/tasks/TASK/; locally under --output-dir, default .); "
+        "--input's second value is then the input's id",
+    )
+    task.add_argument(
+        "--partitions",
+        type=partition_count,
+        metavar="P",
+        help=f"count partitions of a map task: a power of two from 1 to {MAX_PARTITIONS} (default 1)",
+    )
     return parser
 
 
@@ -196,33 +198,43 @@ def local_name(name: str) -> str:
     return f"{short}~{digest}{tail}"
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside the target, then rename it into place."""
-    tmp_name = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".nodetask-", delete=False) as tmp:
-            tmp_name = tmp.name
-            tmp.write(data)
-        os.replace(tmp_name, path)
-    except OSError as exc:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
+def _uploader(args: argparse.Namespace) -> ResultUploader | None:
+    destination = _resolve_destination(args)
+    if destination is None:
+        return None
+    # Imported only to upload: azure-storage-blob is heavy for a local count.
+    from ._upload import ResultUploader  # noqa: PLC0415
+
+    container_url, sas = destination
+    return ResultUploader(container_url, sas, retries=args.retries)
+
+
+def _run_task(args: argparse.Namespace) -> int:
+    """Task mode (``--task-output``): the map of docs/design.md."""
+    if args.format == "text":
         raise UsageError(
-            f"cannot write {path} ({exc.strerror or exc}); choose a writable --output-dir"
+            "--format text does not apply with --task-output: a map task writes results.json and "
+            "Parquet partitions; drop --format"
+        )
+    if args.blob_prefix:
+        raise UsageError("--blob-prefix does not apply with --task-output, which is the blobs' prefix")
+    args.partitions = args.partitions or 1
+    inputs = gather_task_inputs(args.filepath, args.input, args.manifest)
+    try:
+        from ._map import run_map  # noqa: PLC0415 (pyarrow: only a map task needs it here)
+    except ImportError as exc:
+        raise UsageError(
+            f"--task-output needs pyarrow, which cannot be imported ({exc}); install it"
         ) from exc
-
-
-def _progress_for(label: str) -> Callable[[int, int], None]:
-    def progress(done: int, total: int) -> None:
-        if total:
-            line = f"\rnodetask: {label}{done / total:6.1%} of {total:,} bytes"
-            print(line, end="", file=sys.stderr, flush=True)
-
-    return progress
+    return run_map(args, inputs, _uploader(args))
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.task_output is not None:
+        return _run_task(args)
+    if args.partitions is not None:
+        raise UsageError("--partitions applies only with --task-output PREFIX (a map task)")
+    args.format = args.format or "text"
     inputs = gather_inputs(
         args.filepath,
         args.input,
@@ -230,15 +242,7 @@ def run(args: argparse.Namespace) -> int:
         default_prefix=args.blob_prefix,
         shared_output_dir=args.output_dir is not None,
     )
-    destination = _resolve_destination(args)
-    uploader: ResultUploader | None = None
-    if destination is not None:
-        # Imported only to upload: azure-storage-blob is heavy for a local count.
-        from ._upload import ResultUploader  # noqa: PLC0415
-
-        container_url, sas = destination
-        uploader = ResultUploader(container_url, sas, retries=args.retries)
-
+    uploader = _uploader(args)
     failed: list[Input] = []
     for number, item in enumerate(inputs, start=1):
         label = f"[{number}/{len(inputs)}] {item.name}: " if len(inputs) > 1 else ""
@@ -250,56 +254,33 @@ def run(args: argparse.Namespace) -> int:
             print(f"nodetask: error: {exc}", file=sys.stderr)
             failed.append(item)
             if uploader is not None:
-                _upload(uploader, _error_blob(item, exc), args.overwrite)
-    if failed and len(inputs) > 1:
-        names = ", ".join(str(item.path) for item in failed[:10]) + (", ..." if len(failed) > 10 else "")
-        summary = f"{len(failed)} of {len(inputs)} inputs could not be counted: {names}"
-        print(f"nodetask: {summary}", file=sys.stderr)
+                from ._upload import upload_reported  # noqa: PLC0415
+
+                upload_reported(uploader, _error_blob(item, exc), args.overwrite)
+    report_failures([item.path for item in failed], len(inputs))
     return ExitCode.BAD_INPUT if failed else ExitCode.OK
 
 
 def _count_one(args: argparse.Namespace, item: Input, uploader: ResultUploader | None, label: str) -> None:
     """Count one input, write its results locally and upload them."""
     input_path = item.path
-    show_progress = sys.stderr.isatty() and not args.quiet
-    started = time.perf_counter()
-    counts = count_file(
-        str(input_path),
-        ignore_case=args.ignore_case,
-        errors=args.errors,
-        workers=args.workers,
-        progress=_progress_for(label) if show_progress else None,
-        engine=args.engine,
-    )
-    if show_progress:
-        print(file=sys.stderr)
-    if not counts.counts and not args.allow_empty:
-        what = "is empty" if counts.bytes_read == 0 else f"has no words in {counts.bytes_read:,} bytes"
-        raise InputError(f"{input_path}: {what}; remove it from the inputs or pass --allow-empty")
-    report = WordCountReport(
-        input_name=input_path.name,
-        counts=counts,
-        numwords=args.numwords,
-        ignore_case=args.ignore_case,
-        errors=args.errors,
-        elapsed_seconds=time.perf_counter() - started,
-        batch=BatchContext.from_environ(),
-    )
+    report = count_input(args, input_path, label)
+    counts = report.counts
 
     output_dir = Path(args.output_dir) if args.output_dir else input_path.parent
     result_name = contract.result_name(input_path.name, args.format)
     counts_name = contract.counts_name(input_path.name)
     rendered = report.to_json() if args.format == "json" else report.to_text()
     counts_data = counts_file_bytes(counts)
-    _write_atomically(output_dir / local_name(counts_name), counts_data)
-    _write_atomically(output_dir / local_name(result_name), rendered.encode("utf-8"))
+    write_atomically(output_dir / local_name(counts_name), counts_data)
+    write_atomically(output_dir / local_name(result_name), rendered.encode("utf-8"))
     if not args.quiet:
         sys.stdout.write(rendered)
         written = f"{output_dir / local_name(result_name)} and {local_name(counts_name)}"
         print(f"nodetask: wrote {written}", file=sys.stderr)
 
     if uploader is not None:
-        from ._upload import OutputBlob  # noqa: PLC0415
+        from ._upload import OutputBlob, upload_reported  # noqa: PLC0415
 
         content_type = "application/json" if args.format == "json" else "text/plain; charset=utf-8"
         # The counts file first: a result blob means its counts are there too.
@@ -313,7 +294,7 @@ def _count_one(args: argparse.Namespace, item: Input, uploader: ResultUploader |
             item.blob_prefix + result_name, rendered.encode("utf-8"), content_type, digest=report.digest()
         )
         for blob in (counts_blob, result_blob):
-            _upload(uploader, blob, args.overwrite)
+            upload_reported(uploader, blob, args.overwrite)
 
 
 def _error_blob(item: Input, exc: InputError) -> OutputBlob:
@@ -325,20 +306,27 @@ def _error_blob(item: Input, exc: InputError) -> OutputBlob:
     return OutputBlob(name, data, "application/json", digest=hashlib.sha256(data).hexdigest())
 
 
-def _upload(uploader: ResultUploader, blob: OutputBlob, overwrite: bool) -> None:
-    outcome = uploader.upload(blob, overwrite=overwrite)
-    print(f"nodetask: {outcome} {uploader.describe(blob.name)}", file=sys.stderr)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run nodetask; returns the process exit code."""
-    parser = build_parser()
+    """Run nodetask (``nodetask merge ...``: the merge); returns the process exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["merge"]:
+        try:
+            from ._merge_cli import build_merge_parser, run_merge  # noqa: PLC0415 (pyarrow)
+        except ImportError as exc:
+            print(
+                f"nodetask: error: nodetask merge needs pyarrow, which cannot be imported ({exc})",
+                file=sys.stderr,
+            )
+            return ExitCode.USAGE
+        parser, runner, arguments = build_merge_parser(), run_merge, arguments[1:]
+    else:
+        parser, runner = build_parser(), run
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as exc:  # argparse has printed the usage error
         return int(exc.code or 0)
     try:
-        return run(args)
+        return runner(args)
     except NodetaskError as exc:
         print(f"nodetask: error: {exc}", file=sys.stderr)
         return exc.exit_code

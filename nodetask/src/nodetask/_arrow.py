@@ -266,6 +266,10 @@ class ArrowCounts(Mapping[str, int]):
     def total(self) -> int:
         return int(pc.sum(self._numbers).as_py() or 0)
 
+    def columns(self) -> tuple[pa.Array, pa.Array]:
+        """The words and their counts, in no particular order."""
+        return self._words, self._numbers
+
     def _order(self, limit: int | None = None) -> pa.Array:
         table = pa.table({"word": self._words, "count": self._numbers})
         keys = [("count", "descending"), ("word", "ascending")]

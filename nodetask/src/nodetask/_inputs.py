@@ -59,15 +59,10 @@ def read_manifest(manifest: str, default_prefix: str) -> list[Input]:
     return inputs
 
 
-def gather_inputs(
-    filepaths: Sequence[str],
-    pairs: Sequence[Sequence[str]],
-    manifest: str | None,
-    *,
-    default_prefix: str,
-    shared_output_dir: bool,
+def _listed(
+    filepaths: Sequence[str], pairs: Sequence[Sequence[str]], manifest: str | None, default_prefix: str
 ) -> list[Input]:
-    """Every input of the run, in the order given, checked for clashing result names."""
+    """Every input of the run, in the order given, each file once."""
     inputs = [Input(Path(path), default_prefix) for path in filepaths]
     inputs += [Input(Path(path), prefix) for path, prefix in pairs]
     if manifest is not None:
@@ -77,6 +72,19 @@ def gather_inputs(
     twice = [path for path, seen in Counter(str(item.path) for item in inputs).items() if seen > 1]
     if twice:
         raise UsageError(f"input given more than once: {', '.join(twice[:5])}; give each file once")
+    return inputs
+
+
+def gather_inputs(
+    filepaths: Sequence[str],
+    pairs: Sequence[Sequence[str]],
+    manifest: str | None,
+    *,
+    default_prefix: str,
+    shared_output_dir: bool,
+) -> list[Input]:
+    """Every input of the run, in the order given, checked for clashing result names."""
+    inputs = _listed(filepaths, pairs, manifest, default_prefix)
     # Two inputs whose results would share a blob name, or (in one --output-dir) a file name.
     owners: dict[str, Input] = {}
     for item in inputs:
@@ -91,4 +99,30 @@ def gather_inputs(
                         f"{other.path} and {item.path} would both write {key.removeprefix('local:')}; "
                         "give them different blob prefixes (--input FILE PREFIX) or output folders"
                     )
+    return inputs
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    """One input of a map task (``--task-output``): the file and its id."""
+
+    path: Path
+    id: str
+
+
+def gather_task_inputs(
+    filepaths: Sequence[str], pairs: Sequence[Sequence[str]], manifest: str | None
+) -> list[TaskInput]:
+    """Every input of a map task, in the order given: ``--input FILE ID`` pairs (and
+    ``FILE<TAB>ID`` manifest lines) give the id, a bare file's id is its name."""
+    inputs = [
+        TaskInput(item.path, item.blob_prefix or item.name)
+        for item in _listed(filepaths, pairs, manifest, "")
+    ]
+    twice = [input_id for input_id, seen in Counter(item.id for item in inputs).items() if seen > 1]
+    if twice:
+        raise UsageError(
+            f"input id given more than once: {', '.join(twice[:5])}; give each input its own id "
+            "(--input FILE ID)"
+        )
     return inputs

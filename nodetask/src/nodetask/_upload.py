@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
+import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,11 +23,13 @@ from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
     ResourceExistsError,
+    ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
 )
 from azure.storage.blob import BlobBlock, BlobClient, ContainerClient, ContentSettings, ExponentialRetry
 
+from ._contract import READ_SAS_ENV, SAS_ENV
 from ._exceptions import (
     NodetaskError,
     OutputConflictError,
@@ -109,7 +112,7 @@ def _error_code(exc: HttpResponseError) -> str | None:
 
 
 def _translate(
-    exc: HttpResponseError | ServiceRequestError | ServiceResponseError, where: str
+    exc: HttpResponseError | ServiceRequestError | ServiceResponseError, where: str, *, reading: bool = False
 ) -> NodetaskError:
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         return StorageUnavailableError(
@@ -117,35 +120,44 @@ def _translate(
         )
     status = exc.status_code or 0
     code = _error_code(exc) or "no error code"
+    action, permission, variable = (
+        ("read of", "read", READ_SAS_ENV)
+        if reading
+        else ("upload to", "create+write", f"--sastoken or {SAS_ENV}")
+    )
     if status in (408, 429) or status >= 500:
         return StorageUnavailableError(
             f"storage at {where} failed transiently ({status} {code}); the task can be retried"
         )
     if isinstance(exc, ClientAuthenticationError) or status in (401, 403):
         return StorageRefusedError(
-            f"storage refused the upload to {where} ({status} {code}): the SAS is expired, "
-            "not yet valid, or lacks create+write permission on this container; issue a new "
-            "SAS (--sastoken or NODETASK_SAS_TOKEN)"
+            f"storage refused the {action} {where} ({status} {code}): the SAS is expired, "
+            f"not yet valid, or lacks {permission} permission on this container; issue a new "
+            f"SAS ({variable})"
         )
     if code == "ContainerNotFound" or status == 404:
         return StorageRefusedError(
             f"container {where} does not exist ({status} {code}); create it or fix --container-url"
         )
-    return StorageRefusedError(f"storage refused the upload to {where} ({status} {code})")
+    return StorageRefusedError(f"storage refused the {action} {where} ({status} {code})")
+
+
+def _container_client(container_url: str, sas_token: str, retries: int) -> ContainerClient:
+    check_container_url(container_url)
+    return ContainerClient.from_container_url(
+        f"{redact(container_url)}?{sas_token.lstrip('?')}",
+        retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=retries),
+        connection_timeout=20,
+        read_timeout=30,  # per attempt: an endpoint that never answers costs 30 s, not 60
+    )
 
 
 class ResultUploader:
     """Uploads result files to one container with a SAS."""
 
     def __init__(self, container_url: str, sas_token: str, *, retries: int = 3) -> None:
-        check_container_url(container_url)
+        self._container = _container_client(container_url, sas_token, retries)
         self._where = redact(container_url)
-        self._container = ContainerClient.from_container_url(
-            f"{redact(container_url)}?{sas_token.lstrip('?')}",
-            retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=retries),
-            connection_timeout=20,
-            read_timeout=30,  # per attempt: an endpoint that never answers costs 30 s, not 60
-        )
 
     def describe(self, blob_name: str) -> str:
         """The blob's URL without the SAS."""
@@ -195,3 +207,51 @@ class ResultUploader:
                 ) from exc
             raise
         return "unchanged"
+
+
+class BlobReader:
+    """Reads blobs of one container with a read SAS (the merge reads the map's results)."""
+
+    def __init__(self, container_url: str, sas_token: str, *, retries: int = 3) -> None:
+        self._container = _container_client(container_url, sas_token, retries)
+        self._where = redact(container_url)
+
+    def describe(self, blob_name: str) -> str:
+        """The blob's URL without the SAS."""
+        return f"{self._where}/{blob_name}"
+
+    def read(self, blob_name: str) -> bytes | None:
+        """The blob's bytes, or None when there is no such blob."""
+        try:
+            return self._container.get_blob_client(blob_name).download_blob().readall()
+        except ResourceNotFoundError as exc:
+            if _error_code(exc) == "ContainerNotFound":
+                raise _translate(exc, self._where, reading=True) from exc
+            return None
+        except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
+            raise _translate(exc, self.describe(blob_name), reading=True) from exc
+
+
+def upload_reported(uploader: ResultUploader, blob: OutputBlob, overwrite: bool) -> None:
+    """Upload one file and say on stderr what became of it (never the SAS)."""
+    outcome = uploader.upload(blob, overwrite=overwrite)
+    print(f"nodetask: {outcome} {uploader.describe(blob.name)}", file=sys.stderr)
+
+
+class BlobStore:
+    """The merge's container: blobs read with a read SAS, results written (convergently,
+    never overwritten) with a create+write SAS."""
+
+    def __init__(self, container_url: str, read_sas: str, write_sas: str, *, retries: int = 3) -> None:
+        self._reader = BlobReader(container_url, read_sas, retries=retries)
+        self._uploader = ResultUploader(container_url, write_sas, retries=retries)
+
+    def describe(self, name: str) -> str:
+        return self._reader.describe(name)
+
+    def read(self, name: str) -> bytes | None:
+        return self._reader.read(name)
+
+    def write(self, name: str, data: bytes, content_type: str) -> None:
+        blob = OutputBlob(name, data, content_type, digest=hashlib.sha256(data).hexdigest())
+        upload_reported(self._uploader, blob, overwrite=False)
