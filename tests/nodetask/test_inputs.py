@@ -9,7 +9,7 @@ import pytest
 
 from nodetask import ERROR_FORMAT, ExitCode, read_counts_file
 from nodetask.__main__ import main
-from tests.nodetask.test_upload import download, make_sas
+from tests.nodetask.storage import download, make_sas
 from tests.support.words import tutorial_counts
 
 TEXTS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,33 +13,14 @@ from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import (
     ContainerClient,
     ContainerSasPermissions,
-    generate_container_sas,
 )
 
-from batchwords.offline import Azurite
 from nodetask import ExitCode, read_counts_file
 from nodetask.__main__ import main
+from tests.nodetask.storage import download, make_sas
 from tests.support.words import tutorial_counts
 
 pytestmark = pytest.mark.azurite
-
-
-def make_sas(
-    azurite: Azurite,
-    container: str,
-    *,
-    permission: ContainerSasPermissions | None = None,
-    expires_in: timedelta = timedelta(hours=1),
-) -> str:
-    now = datetime.now(UTC)
-    return generate_container_sas(
-        azurite.account,
-        container,
-        account_key=azurite.key,
-        permission=permission or ContainerSasPermissions(create=True, write=True),
-        start=now - timedelta(minutes=15),
-        expiry=now + expires_in,
-    )
 
 
 @pytest.fixture
@@ -63,10 +44,6 @@ def text_file(tmp_path: Path) -> Path:
 def run(azurite, container, path: Path, out: Path, *extra: str) -> int:
     url = azurite.container_url(container.container_name)
     return main(["--filepath", str(path), "--container-url", url, "--output-dir", str(out), *extra])
-
-
-def download(container: ContainerClient, name: str) -> bytes:
-    return container.get_blob_client(name).download_blob().readall()
 
 
 class TestUpload:
