@@ -3,7 +3,9 @@
 One run may count several inputs (Batch recommends tasks of about ten seconds
 or more, so small files are packed into one task). Each input keeps its own
 results under its own blob prefix; inputs come from ``--filepath`` (sharing
-``--blob-prefix``), ``--input PATH PREFIX`` pairs, or a manifest file.
+``--blob-prefix``), ``--input PATH PREFIX`` pairs, or a manifest file. A map
+task (``--task-output``) takes the same lists, the second value being the
+input's id.
 """
 
 from __future__ import annotations
