@@ -171,3 +171,12 @@ def test_rows_and_partitions_are_checked():
         Summary.from_json(edited(SUMMARY, rows=[{"id": "x", "result": {"format": "nope"}}]))
     with pytest.raises(ValueError, match=SUMMARY_FORMAT):
         Summary.from_json(edited(SUMMARY, top=[{"word": "a", "count": "9"}]))
+
+
+def test_a_partition_result_records_its_cost_outside_its_digest():
+    result = PartitionResult(0, 2, 10, 3, (("a", 5),), elapsed_seconds=1.5, peak_rss_bytes=123_456)
+    again = PartitionResult.from_json(result.to_json())
+    assert (again.elapsed_seconds, again.peak_rss_bytes) == (1.5, 123_456)
+    slower = PartitionResult(0, 2, 10, 3, (("a", 5),), elapsed_seconds=9.0, peak_rss_bytes=1)
+    assert slower.digest() == result.digest()  # a retried reduce converges
+    assert PartitionResult(0, 2, 11, 3, (("a", 5),)).digest() != result.digest()

@@ -41,7 +41,7 @@ class Store(Protocol):
         """The bytes of ``name``, None when it does not exist."""
         ...
 
-    def write(self, name: str, data: bytes, content_type: str) -> None: ...
+    def write(self, name: str, data: bytes, content_type: str, digest: str | None = None) -> None: ...
 
 
 class LocalStore:
@@ -62,7 +62,7 @@ class LocalStore:
         except OSError as exc:
             raise NoResultsError(f"cannot read {path} ({exc.strerror or exc})") from exc
 
-    def write(self, name: str, data: bytes, content_type: str) -> None:
+    def write(self, name: str, data: bytes, content_type: str, digest: str | None = None) -> None:
         write_atomically(self.root / PurePosixPath(name), data)
         print(f"nodetask: wrote {self.describe(name)}", file=sys.stderr)
 

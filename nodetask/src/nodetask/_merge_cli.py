@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+import time
 from pathlib import Path
 
 from ._contract import MANIFEST_NAME, READ_SAS_ENV, SAS_ENV, SUMMARY_NAME, partition_result_name
@@ -107,15 +109,29 @@ def run_merge(args: argparse.Namespace) -> int:
         [args.partition] if args.partition is not None else [] if args.summary else range(manifest.partitions)
     )
     for p in steps:
+        started = time.perf_counter()
         result = reduce_partition(store, manifest, p)
+        result = dataclasses.replace(
+            result, elapsed_seconds=time.perf_counter() - started, peak_rss_bytes=peak_rss()
+        )
         name = folder + partition_result_name(p, manifest.partitions)
-        store.write(name, result.to_json().encode("utf-8"), "application/json")
+        store.write(name, result.to_json().encode("utf-8"), "application/json", result.digest())
     if args.partition is None:
         summary = summarize(store, manifest, folder)
         store.write(folder + SUMMARY_NAME, summary.to_json().encode("utf-8"), "application/json")
         if not args.quiet:
             sys.stdout.write(summary_text(summary))
     return ExitCode.OK
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes (0 where the platform does not say)."""
+    try:
+        import resource  # noqa: PLC0415 (POSIX only)
+    except ImportError:
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # macOS: bytes; Linux: KiB
 
 
 def summary_text(summary: Summary) -> str:

@@ -264,6 +264,10 @@ class PartitionResult:
     total_words: int
     distinct_words: int
     top: Top
+    #: How long the reduce took and the most memory it held (its process's peak RSS):
+    #: what it cost, left out of :meth:`digest`.
+    elapsed_seconds: float = 0.0
+    peak_rss_bytes: int = 0
 
     def __post_init__(self) -> None:
         _partitions(self.partitions, PARTITION_FORMAT)
@@ -282,19 +286,40 @@ class PartitionResult:
                 "total_words": self.total_words,
                 "distinct_words": self.distinct_words,
                 "top": _top_document(self.top),
+                "elapsed_seconds": round(self.elapsed_seconds, 3),
+                "peak_rss_bytes": self.peak_rss_bytes,
             }
         )
+
+    def digest(self) -> str:
+        """SHA-256 over the result alone (not its cost): a retried reduce converges."""
+        stable = {
+            "partition": self.partition,
+            "partitions": self.partitions,
+            "total_words": self.total_words,
+            "distinct_words": self.distinct_words,
+            "top": _top_document(self.top),
+        }
+        return hashlib.sha256(json.dumps(stable, sort_keys=True).encode("ascii")).hexdigest()
 
     @classmethod
     def from_json(cls, data: str | bytes) -> PartitionResult:
         tag = PARTITION_FORMAT
         document = parse_record(data, tag)
+        elapsed = document.get("elapsed_seconds", 0.0)
+        peak = document.get("peak_rss_bytes", 0)
+        _check(
+            isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool), tag, "bad elapsed_seconds"
+        )
+        _check(isinstance(peak, int) and not isinstance(peak, bool), tag, f"peak_rss_bytes is {peak!r}")
         return cls(
             partition=_typed(document, "partition", int, tag),
             partitions=_typed(document, "partitions", int, tag),
             total_words=_typed(document, "total_words", int, tag),
             distinct_words=_typed(document, "distinct_words", int, tag),
             top=_top(_list(document, "top", tag), tag),
+            elapsed_seconds=float(elapsed),
+            peak_rss_bytes=peak,
         )
 
 

@@ -252,6 +252,7 @@ class BlobStore:
     def read(self, name: str) -> bytes | None:
         return self._reader.read(name)
 
-    def write(self, name: str, data: bytes, content_type: str) -> None:
-        blob = OutputBlob(name, data, content_type, digest=hashlib.sha256(data).hexdigest())
+    def write(self, name: str, data: bytes, content_type: str, digest: str | None = None) -> None:
+        """Write ``name``; ``digest`` names what it means (default: its bytes' sha256)."""
+        blob = OutputBlob(name, data, content_type, digest=digest or hashlib.sha256(data).hexdigest())
         upload_reported(self._uploader, blob, overwrite=False)
