@@ -295,24 +295,28 @@ class Batch:
         """Task counts from listing every task: exact, but one page per 1,000 tasks."""
         total = TaskCounts()
         for job_id in job_ids:
+            job, reduce = TaskCounts(), 0
             for task in self.tasks(job_id):
                 state = text(task.state)
                 info = task.execution_info
                 done = state == "completed"
                 failed = done and info is not None and text(info.result) == "failure"
-                total = total + TaskCounts(
+                reduce += in_reduce_stage(str(task.id))
+                job = job + TaskCounts(
                     active=int(state == "active"),
                     running=int(state in ("running", "preparing")),
                     completed=int(done),
                     succeeded=int(done and not failed),
                     failed=int(failed),
                 )
+            total = total + job.with_reduce(reduce)
         return total
 
     def tasks(self, job_id: str) -> list[batch_models.BatchTask]:
-        """Every task of a job (id, inputs, state, execution info, node); none if the job is gone."""
+        """Every task of a job (id, inputs, state, execution info, node, dependencies); none if the
+        job is gone."""
         try:
-            fields = ["id", "displayName", "state", "executionInfo", "nodeInfo", "resourceFiles"]
+            fields = ["id", "displayName", "state", "executionInfo", "nodeInfo", "resourceFiles", "dependsOn"]
             return list(self._client.list_tasks(job_id, select=fields))
         except ResourceNotFoundError:
             return []

@@ -83,6 +83,7 @@ def gate_groups(map_ids: Sequence[str]) -> list[list[str]]:
 
 def _task(
     task_id: str,
+    display_name: str,
     command_line: str,
     depends_on: Sequence[str],
     *,
@@ -92,6 +93,7 @@ def _task(
 ) -> batch_models.BatchTaskCreateOptions:
     return batch_models.BatchTaskCreateOptions(
         id=task_id,
+        display_name=display_name,
         command_line=command_line,
         depends_on=batch_models.BatchTaskDependencies(task_ids=list(depends_on)) if depends_on else None,
         exit_conditions=exit_conditions(exit_options),
@@ -123,7 +125,14 @@ def reduce_stages(
     if sum(len(task_id) for task_id in parents) > DEPENDS_CHARS:
         groups = gate_groups(parents)
         gates = [
-            _task(f"{GATE_MARK}{index:05d}", "/bin/true", group, limits=limits, exit_options=MAP_EXIT)
+            _task(
+                f"{GATE_MARK}{index:05d}",
+                f"gate {index + 1} of {len(groups)}",
+                "/bin/true",
+                group,
+                limits=limits,
+                exit_options=MAP_EXIT,
+            )
             for index, group in enumerate(groups)
         ]
         stages.append(gates)
@@ -142,6 +151,7 @@ def reduce_stages(
     reducers = [
         _task(
             reduce_task_id(partition, partitions),
+            f"reduce partition {partition + 1} of {partitions}",
             merge("--partition", str(partition)),
             parents,
             limits=limits,
@@ -152,6 +162,7 @@ def reduce_stages(
     ]
     summary = _task(
         SUMMARY_TASK,
+        f"summary of job {job_id}",
         merge("--summary"),
         [str(task.id) for task in reducers],
         limits=limits,

@@ -16,6 +16,7 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from ._batch import Batch
 from ._deadline import batch_error, text
 from ._exceptions import NotFoundError
+from ._reduce import is_reduce_task
 from ._tasks import task_inputs
 
 #: What a task view reads of each task.
@@ -37,6 +38,10 @@ class TaskView:
     inputs: list[str]
     retries: int = 0
     failure: str | None = None
+    #: "map" (counts inputs) or "reduce" (gathers them: a gate, a reduce task, the summary).
+    stage: str = "map"
+    #: What a reduce-stage task does, in words (its display name).
+    label: str | None = None
 
     def duration(self, now: datetime | None = None) -> float | None:
         """Seconds it ran (still running: so far)."""
@@ -58,6 +63,7 @@ class TaskView:
             "inputs": list(self.inputs),
             "retries": self.retries,
             "failure": self.failure,
+            "stage": self.stage,
         }
 
 
@@ -65,7 +71,8 @@ def task_view(task: batch_models.BatchTask) -> TaskView:
     info = task.execution_info
     node = task.node_info
     # The blobs its resource files fetch (one, or several packed); else what it is called.
-    inputs = [name for _, name in task_inputs(task)] or [str(task.display_name or task.id)]
+    gathers = is_reduce_task(str(task.id))
+    inputs = [] if gathers else [name for _, name in task_inputs(task)] or [str(task.display_name or task.id)]
     failure = None
     if info is not None and info.failure_info is not None:
         failure = f"{info.failure_info.code}: {info.failure_info.message}"
@@ -81,6 +88,8 @@ def task_view(task: batch_models.BatchTask) -> TaskView:
         inputs=inputs,
         retries=info.retry_count if info is not None and info.retry_count else 0,
         failure=failure,
+        stage="reduce" if gathers else "map",
+        label=str(task.display_name or task.id) if gathers else None,
     )
 
 

@@ -162,7 +162,7 @@ def tasks(args: argparse.Namespace) -> int:
             "" if view.exit_code is None else view.exit_code,
             view.node or "",
             _seconds(view),
-            _inputs_cell(view.inputs),
+            _inputs_cell(view.inputs) or f"({view.label})",
         )
         for view in views
     ]

@@ -4,6 +4,7 @@ commands find their endpoints (flags, a Pulumi stack)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -23,12 +24,13 @@ def test_jobs_list_wait_status_outputs_cancel_delete(target, emulators, pool, ca
     captured = capsys.readouterr()
     # Four map tasks, then the reduce (one partition) and the summary.
     assert "6/6 done (6 succeeded, 0 failed), 0 running, 0 waiting; map 4/4, reduce 2/2" in captured.out
+    assert "map 0/4, reduce 0/2" in captured.err or "map 4/4, reduce 0/2" in captured.err  # progress
     assert "cli-job:" in captured.err  # progress lines
     code, status = run_json(capsys, "jobs", "status", "cli-job", "--json", *target)
     assert (code, status["state"], status["task_counts"]["succeeded"]) == (0, "completed", 6)
     dest = tmp_path / "outputs"
 
-    def outputs_of(folder):
+    def outputs_of(folder: Path) -> list[str]:
         return ["jobs", "outputs", "cli-job", "--dest", str(folder), "--container", spec.output_container]
 
     assert main([*outputs_of(dest), *target]) == 0

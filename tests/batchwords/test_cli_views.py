@@ -42,7 +42,9 @@ def test_jobs_tasks_shows_each_task_with_its_input(target, emulators, pool, caps
     assert main(["jobs", "tasks", "view-job", "--json", *target]) == 0
     listed = json.loads(capsys.readouterr().out)
     names = sorted(path.name for path in DATA.glob("*.txt"))
-    assert sorted(task["inputs"][0] for task in listed) == names
+    assert sorted(task["inputs"][0] for task in listed if task["stage"] == "map") == names
+    gather = sorted((task["id"], task["inputs"]) for task in listed if task["stage"] == "reduce")
+    assert gather == [("_reduce-00000-of-00001", []), ("_summary", [])]
     assert {(task["state"], task["exit_code"], task["result"]) for task in listed} == {
         ("completed", 0, "success")
     }
@@ -50,7 +52,9 @@ def test_jobs_tasks_shows_each_task_with_its_input(target, emulators, pool, caps
     assert main(["jobs", "tasks", "view-job", *target]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["task", "state", "exit", "node", "duration", "input"]
-    assert len(lines) == 1 + len(names)
+    assert len(lines) == 1 + len(names) + 2
+    assert any(line.rstrip().endswith("(reduce partition 1 of 1)") for line in lines)
+    assert any(line.rstrip().endswith("(summary of job view-job)") for line in lines)
     for name in names:  # each input on its task's row, the columns aligned
         (row,) = [line for line in lines if line.rstrip().endswith(name)]
         assert row.split()[1:3] == ["completed", "0"]

@@ -264,7 +264,10 @@ class TestJobSet:
         seen: list[object] = []
         counts, done = job_set.wait(timeout=120, poll_interval=0.2, progress=seen.append)
         assert done
-        assert counts.succeeded == len(inputs)
+        # One map task per input, then the reduce (one partition, the samples are small) and the summary.
+        assert len(submitted.gather) == 2
+        assert counts.succeeded == len(inputs) + 2
+        assert counts.map.completed == len(inputs)
         assert counts.failed == 0
         assert seen[-1] == counts
         results = job_set.results()
@@ -292,7 +295,7 @@ class TestJobSet:
         again = emulators.job_set(spec).submit(inputs)  # a retried create converges
         assert again.job_id == "job-1"
         assert again.added == []
-        assert sorted(again.already_there) == sorted(submitted.added)
+        assert sorted(again.already_there) == sorted(submitted.added + submitted.gather)
         assert emulators.batch.delete("job-1") is True
         assert emulators.batch.delete("job-1") is False  # gone is success
         with pytest.raises(NotFoundError, match="job job-1 does not exist"):
@@ -310,7 +313,10 @@ class TestJobSet:
         changed = dict(inputs, **upload_samples(emulators, spec, folder))
         follow_up = job_set.submit(changed, known=inputs)
         assert follow_up.job_id == f"{spec.job_set}-1"
-        assert follow_up.added == [input_id_for("new.txt", changed["new.txt"])]
+        # The first job's tasks have not run (no pool): its inputs are counted again with the
+        # new one, so the follow-up's reduce gathers them all.
+        expected = sorted(input_id_for(name, md5) for name, md5 in changed.items())
+        assert sorted(follow_up.added) == expected
         assert job_set.job_ids == [spec.job_set, f"{spec.job_set}-1"]
         assert emulators.batch.get_job(follow_up.job_id).job_set == spec.job_set
 
@@ -329,8 +335,8 @@ class TestJobSet:
         first = emulators.job_set(spec).submit(inputs)  # no pool: the job stays active
         second = emulators.job_set(spec).submit(inputs)
         assert second.added == []
-        assert sorted(second.already_there) == sorted(first.added)
-        assert len(emulators.batch.task_ids("job-2")) == len(inputs)
+        assert sorted(second.already_there) == sorted(first.added + first.gather)
+        assert len(emulators.batch.task_ids("job-2")) == len(inputs) + len(first.gather)
 
     def test_cancel_a_running_job(self, emulators):
         spec = emulators.spec(job_set="job-3")
@@ -346,7 +352,7 @@ class TestJobSet:
         job_set.submit(inputs)
         counts, done = job_set.wait(timeout=0.3, poll_interval=0.1)
         assert not done
-        assert counts.active == len(inputs)
+        assert counts.active == len(inputs) + 2  # the map tasks, the reduce and the summary
 
 
 class TestStaleTaskCounts:
@@ -363,7 +369,8 @@ class TestStaleTaskCounts:
         assert (early.state, early.top_words, early.total_words) == ("running", [], 0)
         counts, done = job_set.wait(timeout=120, poll_interval=0.2)
         assert done
-        assert (counts.completed, counts.succeeded, counts.failed) == (len(inputs), len(inputs), 0)
+        tasks = len(inputs) + 2  # the map tasks, the reduce and the summary
+        assert (counts.completed, counts.succeeded, counts.failed) == (tasks, tasks, 0)
         outputs = job_set.outputs(inputs)
         assert outputs.state == "succeeded"
         assert outputs.top_words == ranked(all_words(DATA), spec.numwords)
@@ -381,8 +388,8 @@ class TestFaults:
         emulators.localbatch.throttle(6, status=503, retry_after=0)
         submitted = emulators.job_set(spec).submit(inputs)
         ids = emulators.batch.task_ids("throttled")
-        assert sorted(ids) == sorted(submitted.added)
-        assert len(ids) == len(list(DATA.glob("*.txt")))
+        assert sorted(ids) == sorted(submitted.added + submitted.gather)
+        assert len(submitted.added) == len(list(DATA.glob("*.txt")))
 
     def test_sustained_503_ends_at_the_deadline(self, emulators):
         spec = emulators.spec(job_set="busy")

@@ -249,7 +249,7 @@ class TestInstall:
         job_set.submit(inputs)
         counts, done = job_set.wait(timeout=180, poll_interval=0.2)
         assert done
-        assert (counts.failed, counts.succeeded) == (0, len(inputs))
+        assert (counts.failed, counts.map.completed) == (0, len(inputs))
         (status,) = emulators.batch.preparation_status(spec.job_set)
         assert status.job_preparation_task_execution_info.result == "success"
         assert status.node_id == node.id

@@ -138,5 +138,5 @@ def test_run_works_from_a_folder_outside_the_checkout(tmp_path):
     assert any(folder.glob("batchwords_nodetask-*.whl"))
     assert [file.name for file in locked_files(folder)][-1] == "nodetask-lock.txt"
     assert "queen" in said
-    outputs = {path.name.split("_OUTPUT.")[0] for path in (tmp_path / "out").rglob("*_OUTPUT.*")}
-    assert outputs == {"a", "b"}
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert sorted(entry["input"] for entry in summary["files"] if entry["ok"]) == ["a.txt", "b.txt"]

@@ -48,8 +48,12 @@ def assert_exact_or_named(outputs: JobSetOutputs) -> None:
         assert outputs.total_words == expected_total()
     else:
         assert outputs.state == "failed"
-        assert outputs.failed
+        # Named: each input whose result is missing, or the job's missing summary.
+        assert outputs.failed or outputs.failure
         assert all(task.failure for task in outputs.failed)
+        if not outputs.failed:
+            assert outputs.top_words == []
+            assert outputs.total_words == 0
 
 
 class Server:

@@ -115,7 +115,9 @@ def test_create_update_delete(emulators, env, pool, tmp_path, capsys):
     # Progress for Pulumi's verbose log: the provider host's stderr.
     # The provider packs small inputs: the four samples are one task.
     assert len({task["task_id"] for task in outs["tasks"].values()}) == 1
-    assert f"batchwords: job set {spec.job_set}: 1/1 tasks done, 0 failed" in capsys.readouterr().err
+    # One map task, then the reduce and the summary.
+    said = capsys.readouterr().err
+    assert f"batchwords: job set {spec.job_set}: 3/3 tasks done, 0 failed (map 1/1, reduce 2/2)" in said
 
     # One more file: exactly one new task, in a follow-up job; outputs cover all inputs.
     extra = tmp_path / "extra"
@@ -127,8 +129,9 @@ def test_create_update_delete(emulators, env, pool, tmp_path, capsys):
     updated = outs_of(provider.update(created.id, outs, news))
     assert updated["job_ids"] == [spec.job_set, f"{spec.job_set}-1"]
     follow_up = emulators.batch.tasks(f"{spec.job_set}-1")
-    assert [task.display_name for task in follow_up] == ["extra.txt"]
-    assert len(emulators.batch.tasks(spec.job_set)) == 1  # untouched: the first job's one task
+    # Only the new input is counted; the reduce gathers it with the first job's results.
+    assert [task.display_name for task in follow_up if not task.id.startswith("_")] == ["extra.txt"]
+    assert len(emulators.batch.tasks(spec.job_set)) == 3  # untouched: one map task, its reduce, its summary
     everything = all_words(DATA) + all_words(extra)
     assert updated["top_words"] == [list(item) for item in ranked(everything, 5)]
     assert updated["top_words"][0] == ["zebra", 100]
@@ -151,7 +154,8 @@ def test_wait_is_bounded_and_read_completes_later(emulators, env):
     outs = outs_of(created)
     assert outs["state"] == "running"
     assert outs["top_words"] == []
-    assert outs["task_counts"]["active"] == 1  # the four small samples, packed into one task
+    # The four small samples packed into one map task, the reduce and the summary.
+    assert outs["task_counts"]["active"] == 3
     assert outs_of(_BatchJobProvider().read(str(created.id), outs))["state"] == "running"
 
 

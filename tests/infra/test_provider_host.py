@@ -185,8 +185,8 @@ def test_batch_job_verbs_over_grpc(emulators, host, tmp_path):
     assert outs["state"] == "running"
     assert outs["job_ids"] == [spec.job_set]
     assert (
-        outs["task_counts"]["total"] == 1
-    )  # the small samples packed; a float on the wire, equal all the same
+        outs["task_counts"]["total"] == 3
+    )  # the small samples packed, the reduce and the summary; a float on the wire, equal all the same
     assert set(outs["tasks"]) == set(inputs)
     assert "sig=" not in str(outs)
     assert host.read("job", id_, outs)["state"] == "running"
