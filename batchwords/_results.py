@@ -9,7 +9,7 @@ nodetask's contract (``Summary``, ``InputRow``), never spelled again.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from azure.batch import models as batch_models
@@ -77,12 +77,15 @@ class JobResults:
         return [task for task in self.tasks if task.failure is not None]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Task:
     """A task of the job set as Batch lists it, and the job it is in."""
 
     job_id: str
     task: batch_models.BatchTask
+    #: Its stderr tail once read: a pack's inputs share one read.
+    tail: str | None = field(default=None, init=False)
+    read: bool = field(default=False, init=False)
 
     @property
     def failure(self) -> str | None:
@@ -91,6 +94,11 @@ class _Task:
             return None
         why = info.failure_info
         return f"{why.code}: {why.message}" if why else f"exit code {info.exit_code}"
+
+    def stderr_tail(self, batch: Batch) -> str | None:
+        if not self.read:
+            self.tail, self.read = batch.stderr_tail(self.job_id, str(self.task.id)), True
+        return self.tail
 
 
 def _listed(batch: Batch, job_ids: Sequence[str]) -> tuple[dict[str, _Task], list[_Task]]:
@@ -129,7 +137,7 @@ def _from_task(batch: Batch, listed: _Task | None, task_id: str, input_id: str, 
         exit_code=info.exit_code if info is not None else None,
         output_url=None,
         failure=failure,
-        stderr_tail=batch.stderr_tail(listed.job_id, task_id) if failure else None,
+        stderr_tail=listed.stderr_tail(batch) if failure else None,
         node_id=task.node_info.node_id if task.node_info is not None else None,
         start_time=info.start_time if info is not None else None,
         end_time=info.end_time if info is not None else None,
@@ -159,7 +167,7 @@ def _reduce_failure(batch: Batch, reduces: list[_Task], blob: str, container: st
         failure = listed.failure
         if failure is not None:
             task_id = str(listed.task.id)
-            return f"the reduce task {task_id} failed: {failure}", batch.stderr_tail(listed.job_id, task_id)
+            return f"the reduce task {task_id} failed: {failure}", listed.stderr_tail(batch)
     return (
         f"ResultMissing: the job's summary {container}/{blob} does not exist; submit the inputs again "
         "to gather them",
